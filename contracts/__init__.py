@@ -1,0 +1,1 @@
+"""Timbre contracts package."""

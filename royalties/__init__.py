@@ -1,0 +1,1 @@
+"""Timbre royalties package."""

@@ -1,0 +1,1 @@
+"""Timbre voice_model package."""
