@@ -26,6 +26,10 @@ pytest: setup
 
 test: check pytest
 
+# Compiles contracts/src with the pinned solc-js into the committed contracts/artifacts/.
+contracts: setup
+	cd contracts && node compile.js
+
 bench: setup
 	$(BIN)/python bench/api.py
 
