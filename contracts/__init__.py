@@ -1,1 +1,73 @@
-"""Timbre contracts package."""
+"""Timbre contracts: Solidity sources, pinned build, committed artifacts and Python bindings.
+
+What the settlement service and the studio use: deploy/load a deployment, bind contracts, build
+and verify EIP-712 payloads, build payout Merkle trees, decode reverts, run a local anvil.
+"""
+
+from contracts.anvil import AnvilError, AnvilNode, dev_accounts
+from contracts.artifacts import Artifact, artifact_names, bind, load_artifact
+from contracts.deploy import Contracts, Deployment, connect, deploy_all
+from contracts.eip712 import (
+    Eip712Domain,
+    ModelTerms,
+    SignatureError,
+    TrackApproval,
+    Voucher,
+    escrow_domain,
+    model_terms_digest,
+    model_terms_typed_data,
+    recover_digest,
+    recover_voucher_signer,
+    registry_domain,
+    sign_digest,
+    sign_model_terms,
+    sign_track_approval,
+    sign_voucher,
+    track_approval_digest,
+    track_approval_typed_data,
+    voucher_digest,
+    voucher_typed_data,
+)
+from contracts.errors import ContractError, decode_revert
+from contracts.merkle import PayoutTree, leaf_hash
+from contracts.transact import TransactionReverted, call, transact
+
+__all__ = [
+    "AnvilError",
+    "AnvilNode",
+    "Artifact",
+    "ContractError",
+    "Contracts",
+    "Deployment",
+    "Eip712Domain",
+    "ModelTerms",
+    "PayoutTree",
+    "SignatureError",
+    "TrackApproval",
+    "TransactionReverted",
+    "Voucher",
+    "artifact_names",
+    "bind",
+    "call",
+    "connect",
+    "decode_revert",
+    "deploy_all",
+    "dev_accounts",
+    "escrow_domain",
+    "leaf_hash",
+    "load_artifact",
+    "model_terms_digest",
+    "model_terms_typed_data",
+    "recover_digest",
+    "recover_voucher_signer",
+    "registry_domain",
+    "sign_digest",
+    "sign_model_terms",
+    "sign_track_approval",
+    "sign_voucher",
+    "track_approval_digest",
+    "track_approval_typed_data",
+    "transact",
+    "voucher_digest",
+    "voucher_typed_data",
+]
