@@ -1,0 +1,1 @@
+"""Real backing services the test run starts for itself (pytest plugin modules)."""
