@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from eth_abi.abi import decode
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 _BY_SELECTOR: dict[bytes, type[ContractError]] = {}
@@ -539,7 +540,13 @@ def decode_revert(data: bytes | str) -> ContractError:
         values = decode(cls.arg_types(), raw[4:])
     except Exception:  # noqa: BLE001 - malformed arguments are themselves "unknown" data
         return UnknownContractError(raw)
-    return cls(*values)
+    types = cls.arg_types()
+    return cls(
+        *(
+            to_checksum_address(v) if t == "address" else v
+            for t, v in zip(types, values, strict=True)
+        )
+    )
 
 
 def all_errors() -> dict[bytes, type[ContractError]]:

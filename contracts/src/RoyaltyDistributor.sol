@@ -288,6 +288,21 @@ contract RoyaltyDistributor is IRoyaltySink, EpochClock, AccessControl, Reentran
         return keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount))));
     }
 
+    /// @notice Whether `proof` shows (account, cumulativeAmount) under `root` (for clients).
+    /// @param root A Merkle root.
+    /// @param account The payee.
+    /// @param cumulativeAmount The cumulative entitlement, base units.
+    /// @param proof The sibling path.
+    /// @return True when the proof verifies.
+    function verifyProof(
+        bytes32 root,
+        address account,
+        uint256 cumulativeAmount,
+        bytes32[] calldata proof
+    ) external pure returns (bool) {
+        return MerkleProof.verifyCalldata(proof, root, leaf(account, cumulativeAmount));
+    }
+
     // ------------------------------------------------------------------ internals
 
     function _activatePending() private {

@@ -1,0 +1,55 @@
+"""The Python payout tree is what OpenZeppelin's MerkleProof accepts on-chain."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contracts.merkle import PayoutTree, hash_pair, leaf_hash, verify
+from tests.contracts.chain import Chain, fresh_key
+
+entries = st.dictionaries(
+    st.integers(0, 10_000).map(lambda i: fresh_key(i).address),
+    st.integers(0, 2**128),
+    min_size=1,
+    max_size=24,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(values=entries)
+def test_every_proof_verifies_on_chain(chain: Chain, values: dict[str, int]) -> None:
+    tree = PayoutTree(values.items())
+    verify_on_chain = chain.distributor.functions.verifyProof
+    for account, amount in values.items():
+        proof = tree.proof(account)
+        assert verify(tree.root, leaf_hash(account, amount), proof)
+        assert verify_on_chain(tree.root, account, amount, proof).call()
+        assert not verify_on_chain(tree.root, account, amount + 1, proof).call()
+    assert bytes(chain.distributor.functions.leaf(account, amount).call()) == leaf_hash(
+        account, amount
+    )
+
+
+def test_known_standard_merkle_tree_shape() -> None:
+    # Two leaves: root = sorted-pair hash of the two leaf hashes; one leaf: root = its leaf.
+    a, b = fresh_key(1).address, fresh_key(2).address
+    la, lb = leaf_hash(a, 5), leaf_hash(b, 6)
+    two = PayoutTree([(a, 5), (b, 6)])
+    assert two.root == hash_pair(la, lb)
+    assert two.proof(a) == [lb]
+    assert PayoutTree([(a, 5)]).root == la
+    assert PayoutTree([(a, 5)]).proof(a) == []
+
+
+def test_bad_inputs_are_refused() -> None:
+    a = fresh_key(1).address
+    with pytest.raises(ValueError, match="at least one"):
+        PayoutTree([])
+    with pytest.raises(ValueError, match="duplicate"):
+        PayoutTree([(a, 1), (a.lower(), 2)])
+    with pytest.raises(ValueError, match="uint256"):
+        PayoutTree([(a, -1)])
