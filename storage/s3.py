@@ -80,19 +80,21 @@ class S3ObjectStore:
         timeout: float = 60.0,
     ) -> None:
         host, secure = _split_endpoint(endpoint, secure)
-        check_bucket_name(bucket)
+        check_bucket_name(bucket, strict=True)
         self.bucket = bucket
         self.endpoint = host
         self._part_size = part_size
-        # Our own pool: minio's default retries a dead endpoint for seconds and waits minutes
-        # to connect, which turns a readiness probe into a hang.
+        # Our own pool: minio's default waits minutes to connect and retries a dead endpoint
+        # with backoff, which turns a readiness probe into a hang.
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=min(5.0, timeout), read=timeout),
             maxsize=10,
             cert_reqs="CERT_REQUIRED",
             ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+            # A refused connection is retried once, not with backoff: it rarely heals in
+            # seconds, and the caller (a readiness probe, an upload) should hear about it fast.
             retries=urllib3.Retry(
-                total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
+                total=3, connect=1, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
             ),
         )
         self.client = Minio(

@@ -1,6 +1,7 @@
 """Run in a subprocess by the storage tests: build a store from a JSON spec and put into it.
 
-    python -m tests.storage.store_child SPEC put-generated SIZE   -> prints {"rss_before", ...}
+    python -m tests.storage.store_child SPEC put-generated SIZE   -> prints RSS before and peak
+                                                                   during (bytes), CPU seconds
     python -m tests.storage.store_child SPEC put-hang SIZE        -> prints "ready", then blocks
 
 A fresh process makes peak RSS (ru_maxrss) meaningful, and lets a test SIGKILL a put midway.
@@ -8,10 +9,12 @@ A fresh process makes peak RSS (ru_maxrss) meaningful, and lets a test SIGKILL a
 
 from __future__ import annotations
 
+import contextlib
 import json
-import resource
+import re
 import sys
 import time
+from pathlib import Path
 
 from storage import LocalObjectStore, ObjectStore, S3ObjectStore
 
@@ -56,17 +59,34 @@ def build(spec: dict[str, object]) -> ObjectStore:
     )
 
 
+def memory_kib(field: str) -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, in KiB (Linux /proc).
+
+    Not ``ru_maxrss``: Linux carries that over from the parent across fork + exec, so a child
+    of a big pytest process would report pytest's peak.
+    """
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
+
+
+def reset_peak_rss() -> None:
+    """Start ``VmHWM`` afresh from the current RSS (Linux >= 4.0), so the peak is the put's."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+
+
 def main() -> None:
     spec, mode, size = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     store = build(spec)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    before = memory_kib("VmRSS") * 1024
+    reset_peak_rss()
     started = time.process_time()
     stored = store.put(GeneratedStream(size, hang=mode == "put-hang"))  # type: ignore[arg-type]
     print(
         json.dumps(
             {
                 "rss_before": before,
-                "rss_after": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                "rss_peak": memory_kib("VmHWM") * 1024,
                 "cpu_s": time.process_time() - started,
                 "sha256": stored.sha256,
                 "size": stored.size,
