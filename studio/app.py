@@ -1,0 +1,63 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from studio.error_handlers import install_error_handlers
+from studio.middleware import RequestContextMiddleware
+from studio.routes import auth, health, me, objects, platforms, uploads
+from studio.schemas import ErrorBody
+from studio.services import Services, build_services, require_backends
+from studio.settings import Settings, get_settings
+from studio.upload_intake import sweep_scratch
+
+log = logging.getLogger("studio")
+
+_ERRORS = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in {
+        400: "Bad request",
+        401: "Not signed in, or the session/key is invalid",
+        403: "Signed in without the needed role",
+        404: "Unknown id",
+        422: "Invalid input",
+    }.items()
+}
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app. Start-up checks every backend and refuses to serve if one is down,
+    naming the setting to fix."""
+    settings = settings or (services.settings if services else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = services or build_services(settings)
+        require_backends(svc)
+        removed = sweep_scratch(settings.tmp_dir)
+        if removed:
+            log.info("removed stale upload scratch files", extra={"count": removed})
+        app.state.services = svc
+        try:
+            yield
+        finally:
+            if services is None:
+                svc.close()
+
+    app = FastAPI(
+        title="Timbre",
+        version="0.1.0",
+        summary="Creator-controlled voice models, derivative tracks and per-play royalties.",
+        lifespan=lifespan,
+        responses=_ERRORS,  # type: ignore[arg-type]
+    )
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    for module in (health, auth, me, platforms, uploads, objects):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,1 @@
+"""Sign-in (SIWE sessions for creators and fans) and platform API keys."""

@@ -1,0 +1,86 @@
+"""The ``timbre`` command line: run the service, check backends, migrate the database."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from studio.errors import ConfigurationError
+from studio.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="Timbre: creator-controlled generative royalty platform.", no_args_is_help=True
+)
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return get_settings()
+    except ConfigurationError as exc:
+        typer.secho(f"configuration error: {exc.message}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def doctor() -> None:
+    """Print each configured backend and whether it is reachable (exit 1 if any is not)."""
+    from studio.services import build_services, check_backends
+
+    settings = _settings_or_exit()
+    services = build_services(settings)
+    try:
+        statuses = check_backends(services)
+    finally:
+        services.close()
+    for s in statuses:
+        mark = typer.style("ok  ", fg="green") if s.ok else typer.style("FAIL", fg="red")
+        line = f"{mark} {s.name:<13} {s.target}  ({s.setting})"
+        if s.problem:
+            line += f"\n       {s.problem}"
+        typer.echo(line)
+    if not all(s.ok for s in statuses):
+        raise typer.Exit(1)
+
+
+@app.command()
+def migrate(revision: str = typer.Argument("head")) -> None:
+    """Upgrade the database schema to ``revision`` (default: the newest)."""
+    from studio.db.migrate import upgrade
+
+    settings = _settings_or_exit()
+    upgrade(settings.resolved_database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def run(
+    host: str | None = typer.Option(None, help="Bind address (default TIMBRE_HOST)"),
+    port: int | None = typer.Option(None, help="Port (default TIMBRE_PORT)"),
+) -> None:
+    """Migrate the database, then serve the API (and web app) until Ctrl-C."""
+    import uvicorn
+
+    from studio.app import create_app
+    from studio.db.migrate import upgrade
+    from studio.logs import configure_logging
+
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        upgrade(settings.resolved_database_url)
+    except Exception as exc:
+        typer.secho(f"TIMBRE_DATABASE_URL: cannot migrate the database: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    application = create_app(settings)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    typer.echo(
+        f"Timbre on http://{bind_host}:{bind_port}  (API docs: /docs, health: /healthz); "
+        "Ctrl-C stops it."
+    )
+    try:
+        uvicorn.run(application, host=bind_host, port=bind_port, log_config=None)
+    except ConfigurationError as exc:
+        typer.secho(f"start-up failed: {exc.message}", fg="red", err=True)
+        sys.exit(2)

@@ -1,0 +1,93 @@
+"""Dependencies shared by every route, declared once: services, database session, the signed-in
+account, role checks and the platform behind an API key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from studio.auth.api_keys import resolve_api_key
+from studio.auth.sessions import resolve_session
+from studio.db.models import Account, ApiKey
+from studio.db.models import Session as SessionRow
+from studio.errors import Forbidden, Unauthorized
+from studio.services import Services
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_db(services: ServicesDep) -> Iterator[Session]:
+    # Routes commit explicitly; anything left uncommitted is rolled back on close.
+    with services.db() as session:
+        yield session
+
+
+DbDep = Annotated[Session, Depends(get_db)]
+
+
+def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+    if not authorization:
+        raise Unauthorized("Sign in first (Authorization: Bearer <token>).", code="not_signed_in")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Use 'Authorization: Bearer <token>'.", code="not_signed_in")
+    return token.strip()
+
+
+def current_session(
+    db: DbDep, services: ServicesDep, token: Annotated[str, Depends(bearer_token)]
+) -> SessionRow:
+    return resolve_session(db, token, services.clock())
+
+
+CurrentSession = Annotated[SessionRow, Depends(current_session)]
+
+
+def current_account(session: CurrentSession) -> Account:
+    return session.account
+
+
+CurrentAccount = Annotated[Account, Depends(current_account)]
+
+
+def require_role(*roles: str) -> Callable[[Account], Account]:
+    """A dependency admitting a signed-in account holding at least one of ``roles``."""
+
+    def check(account: CurrentAccount) -> Account:
+        if not set(roles) & set(account.role_names):
+            raise Forbidden(
+                f"This needs the {' or '.join(roles)} role.",
+                code="role_required",
+                detail={"required": list(roles), "have": account.role_names},
+            )
+        return account
+
+    return check
+
+
+CreatorOrFan = Annotated[Account, Depends(require_role("creator", "fan"))]
+
+
+def current_api_key(
+    db: DbDep,
+    services: ServicesDep,
+    x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+) -> ApiKey:
+    if not x_api_key:
+        raise Unauthorized("This route needs a platform API key (X-API-Key).", code="no_api_key")
+    key = resolve_api_key(db, x_api_key, services.clock())
+    if db.dirty:
+        db.commit()  # persist last_used_at
+    return key
+
+
+PlatformKey = Annotated[ApiKey, Depends(current_api_key)]

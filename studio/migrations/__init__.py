@@ -1,0 +1,1 @@
+"""Alembic migrations: the schema of record, identical on SQLite and PostgreSQL."""

@@ -1,0 +1,1 @@
+"""One router per resource; ``studio.app`` includes them all."""

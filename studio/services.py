@@ -1,0 +1,151 @@
+"""The backends the app runs on, built once at start-up from the settings and injected into
+routes (``studio.deps``). Embedded and scale backends implement the same protocols; which one
+runs is decided here, once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+
+from storage import LocalObjectStore, ObjectStore, S3ObjectStore
+from studio.db.engine import check_database, make_engine, make_session_factory
+from studio.errors import ConfigurationError
+from studio.settings import Settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    db: sessionmaker[Session]
+    store: ObjectStore
+    chain: Web3 | None
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_store(settings: Settings) -> ObjectStore:
+    if settings.object_store == "s3":
+        assert settings.s3_access_key is not None and settings.s3_secret_key is not None
+        return S3ObjectStore(
+            endpoint=settings.s3_endpoint,
+            access_key=settings.s3_access_key.get_secret_value(),
+            secret_key=settings.s3_secret_key.get_secret_value(),
+            bucket=settings.s3_bucket,
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+        )
+    root = settings.resolved_objects_dir
+    root.mkdir(parents=True, exist_ok=True)
+    return LocalObjectStore(root, url_secret=settings.secret_bytes(), base_url=settings.public_url)
+
+
+def build_chain(settings: Settings) -> Web3 | None:
+    if not settings.chain_rpc_url:
+        return None
+    return Web3(Web3.HTTPProvider(settings.chain_rpc_url, request_kwargs={"timeout": 5}))
+
+
+def build_services(settings: Settings) -> Services:
+    engine = make_engine(settings.resolved_database_url)
+    return Services(
+        settings=settings,
+        engine=engine,
+        db=make_session_factory(engine),
+        store=build_store(settings),
+        chain=build_chain(settings),
+    )
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    name: str
+    setting: str
+    target: str
+    ok: bool
+    problem: str | None = None
+
+
+def check_backends(services: Services) -> list[BackendStatus]:
+    """Probe every configured backend; never raises (``timbre doctor`` and /readyz print it)."""
+    s = services.settings
+    statuses: list[BackendStatus] = []
+
+    def probe(name: str, setting: str, target: str, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, none is fatal here
+            problem = exc.message if isinstance(exc, ConfigurationError) else str(exc)
+            statuses.append(BackendStatus(name, setting, target, False, problem or repr(exc)))
+        else:
+            statuses.append(BackendStatus(name, setting, target, True))
+
+    probe(
+        "database",
+        "TIMBRE_DATABASE_URL",
+        services.engine.url.render_as_string(hide_password=True),
+        lambda: check_database(services.engine),
+    )
+    store_target = (
+        f"s3://{s.s3_endpoint}/{s.s3_bucket}"
+        if s.object_store == "s3"
+        else str(s.resolved_objects_dir)
+    )
+    probe("object_store", "TIMBRE_OBJECT_STORE", store_target, services.store.check)
+    if services.chain is not None:
+        chain = services.chain
+
+        def check_chain() -> None:
+            got = chain.eth.chain_id
+            if got != s.chain_id:
+                raise ConfigurationError("TIMBRE_CHAIN_ID", f"RPC reports chain {got}")
+
+        probe("chain", "TIMBRE_CHAIN_RPC_URL", s.chain_rpc_url, check_chain)
+    if s.job_broker == "celery":
+        probe("job_broker", "TIMBRE_BROKER_URL", _redact(s.broker_url), lambda: _ping(s.broker_url))
+    return statuses
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL we can parse: show nothing of it
+        return "<unparseable>"
+
+
+def _ping(broker_url: str) -> None:
+    if broker_url.startswith(("redis://", "rediss://")):
+        import redis
+
+        client = redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    else:
+        from kombu.connection import Connection
+
+        with Connection(broker_url, connect_timeout=2) as conn:  # type: ignore[no-untyped-call]
+            conn.ensure_connection(max_retries=1)
+
+
+def require_backends(services: Services) -> None:
+    """Start-up gate: the first unreachable backend stops the process, naming its setting."""
+    for status in check_backends(services):
+        if not status.ok:
+            raise ConfigurationError(
+                status.setting, f"{status.name} at {status.target} is unreachable: {status.problem}"
+            )

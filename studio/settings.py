@@ -1,0 +1,148 @@
+"""Runtime configuration: one settings object, env prefix ``TIMBRE_``, that picks every backend.
+
+Embedded defaults (SQLite and a local object directory under ``var/``) make ``make run`` work on
+a bare machine; the scale backends (PostgreSQL, S3/MinIO, an EVM RPC, Celery on Redis) are chosen
+by setting the matching variables. Secrets never have production defaults: in ``development``
+a random secret is generated once and kept in ``var/`` (mode 0600); in ``production`` a missing
+secret stops start-up.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from studio.errors import ConfigurationError
+
+MIN_SECRET_BYTES = 32
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Field names map to ``TIMBRE_<NAME>`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="TIMBRE_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+    var_dir: Path = Path("var")
+
+    # --- HTTP -----------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Origin users reach the service at; SIWE messages must name its host as their domain and
+    # signed local object URLs are built on it.
+    public_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+
+    # --- database -------------------------------------------------------------------------
+    # Empty means the embedded SQLite file var/timbre.db.
+    database_url: str = ""
+
+    # --- object store ---------------------------------------------------------------------
+    object_store: Literal["local", "s3"] = "local"
+    objects_dir: Path | None = None  # default var/objects
+    s3_endpoint: str = ""  # host:port
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_bucket: str = "timbre"
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+
+    # --- chain ----------------------------------------------------------------------------
+    # Empty means no chain configured: sign-in works for EOAs only (no ERC-1271 check).
+    chain_rpc_url: str = ""
+    chain_id: int = 31337
+
+    # --- jobs -----------------------------------------------------------------------------
+    job_broker: Literal["embedded", "celery"] = "embedded"
+    broker_url: str = ""  # e.g. redis://127.0.0.1:6379/0 when job_broker=celery
+
+    # --- secrets --------------------------------------------------------------------------
+    # HMAC key for signed object URLs (and anything else the service signs for itself).
+    secret_key: SecretStr | None = None
+
+    # --- auth -----------------------------------------------------------------------------
+    session_ttl_s: int = Field(default=24 * 3600, gt=0)
+    nonce_ttl_s: int = Field(default=10 * 60, gt=0)
+
+    # --- uploads --------------------------------------------------------------------------
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    max_upload_duration_s: float = Field(default=600.0, gt=0)
+    signed_url_ttl_s: int = Field(default=300, gt=0)
+
+    @model_validator(mode="after")
+    def _check_backends(self) -> Settings:
+        if self.object_store == "s3":
+            missing = [
+                name
+                for name, value in (
+                    ("TIMBRE_S3_ENDPOINT", self.s3_endpoint),
+                    ("TIMBRE_S3_ACCESS_KEY", self.s3_access_key),
+                    ("TIMBRE_S3_SECRET_KEY", self.s3_secret_key),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"TIMBRE_OBJECT_STORE=s3 needs {', '.join(missing)}")
+        if self.job_broker == "celery" and not self.broker_url:
+            raise ValueError("TIMBRE_JOB_BROKER=celery needs TIMBRE_BROKER_URL")
+        if self.secret_key is not None:
+            if len(self.secret_key.get_secret_value().encode()) < MIN_SECRET_BYTES:
+                raise ValueError(f"TIMBRE_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes")
+        elif self.environment == "production":
+            raise ValueError("TIMBRE_SECRET_KEY is required in production (no default exists)")
+        return self
+
+    # --- derived values ---------------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'timbre.db').resolve()}"
+
+    @property
+    def resolved_objects_dir(self) -> Path:
+        return self.objects_dir or self.var_dir / "objects"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch space for in-flight uploads; same filesystem as var/ so moves are cheap."""
+        return self.var_dir / "tmp"
+
+    @property
+    def siwe_domain(self) -> str:
+        """RFC 3986 authority SIWE messages must carry (host[:port] of the public URL)."""
+        return urlsplit(self.public_url).netloc
+
+    @property
+    def siwe_scheme(self) -> str:
+        return urlsplit(self.public_url).scheme
+
+    def secret_bytes(self) -> bytes:
+        """The service's own HMAC key; generated once per development ``var/`` directory."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        if self.environment == "production":  # pragma: no cover - rejected by the validator
+            raise ConfigurationError("TIMBRE_SECRET_KEY", "required in production")
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_hex(32))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip().encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings from the environment, read once per process (tests build their own)."""
+    try:
+        return Settings()
+    except ValueError as exc:  # pydantic ValidationError is a ValueError
+        raise ConfigurationError("TIMBRE_*", str(exc)) from exc
