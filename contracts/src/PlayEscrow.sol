@@ -2,12 +2,13 @@
 pragma solidity 0.8.37;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IRoyaltySink} from "./IRoyaltySink.sol";
 
@@ -23,6 +24,9 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
     bytes32 public constant SETTLEMENT_ROLE = keccak256("SETTLEMENT_ROLE");
     /// @notice Most vouchers one claim may carry; bounds the loop.
     uint256 public constant MAX_CLAIM_BATCH = 64;
+    /// @notice Gas an ERC-1271 signer may use to answer; a wallet that burns more is treated as
+    /// a refusal, so it cannot make the whole batch run out of gas.
+    uint256 public constant ERC1271_GAS_LIMIT = 50_000;
     /// @notice EIP-712 type hash of {Voucher}.
     bytes32 public constant VOUCHER_TYPEHASH =
         keccak256("Voucher(uint256 channelId,uint256 cumulativeAmount,bytes32 usageRoot,uint64 seq)");
@@ -346,6 +350,25 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
         emit Deposited(channelId, msg.sender, amount);
     }
 
+    /// @dev Like SignatureChecker.isValidSignatureNowCalldata, but an ERC-1271 signer gets at most
+    /// ERC1271_GAS_LIMIT gas (and only STATICCALL), so a hostile wallet can neither re-enter nor
+    /// starve the rest of the batch.
+    function _validSignature(address signer, bytes32 digest, bytes calldata signature)
+        private
+        view
+        returns (bool)
+    {
+        if (signer.code.length == 0) {
+            (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
+            return err == ECDSA.RecoverError.NoError && recovered == signer;
+        }
+        (bool ok, bytes memory ret) = signer.staticcall{gas: ERC1271_GAS_LIMIT}(
+            abi.encodeCall(IERC1271.isValidSignature, (digest, signature))
+        );
+        return ok && ret.length >= 32
+            && abi.decode(ret, (bytes32)) == bytes32(IERC1271.isValidSignature.selector);
+    }
+
     /// @dev Returns the amount redeemed, or 0 after emitting VoucherRejected. Checks cheap
     /// conditions before the signature; state changes only after every check passed.
     function _redeem(SignedVoucher calldata v) private returns (uint256 amount) {
@@ -370,7 +393,7 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
                 InsufficientBalance.selector, v.channelId, v.cumulativeAmount - claimed_, balance
             );
         } else if (
-            !SignatureChecker.isValidSignatureNowCalldata(
+            !_validSignature(
                 c.signer,
                 hashVoucher(v.channelId, v.cumulativeAmount, v.usageRoot, v.seq),
                 v.signature
