@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from typing import BinaryIO
 
 from storage.base import CHUNK_SIZE
@@ -36,24 +37,32 @@ class HashingReader:
         Unlike a raw stream it keeps reading until ``size`` bytes or EOF, so callers that fill a
         buffer (minio's multipart parts) get it in one piece instead of concatenating many.
         """
-        pieces: list[bytes] = []
-        wanted = size
-        while wanted != 0:
-            step = self._chunk_size if wanted < 0 else min(wanted, self._chunk_size)
-            piece = self._source.read(step)
+        first = self._next(size)
+        if not first or len(first) == size:
+            return first  # the common case for chunk-sized reads: no copy at all
+        # BytesIO hands its buffer out without a copy in getvalue(): a part-sized read costs
+        # one part of memory, not two (a list of pieces plus their join).
+        buffer = io.BytesIO()
+        buffer.write(first)
+        while size < 0 or buffer.tell() < size:
+            piece = self._next(size if size < 0 else size - buffer.tell())
             if not piece:
                 break
-            self._take(piece)
-            pieces.append(piece)
-            if wanted > 0:
-                wanted -= len(piece)
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            buffer.write(piece)
+        return buffer.getvalue()
 
     def readable(self) -> bool:
         return True
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
+
+    def _next(self, wanted: int) -> bytes:
+        """One read of at most ``min(wanted, chunk_size)`` bytes (``wanted < 0``: a chunk)."""
+        piece = self._source.read(self._chunk_size if wanted < 0 else min(wanted, self._chunk_size))
+        if piece:
+            self._take(piece)
+        return piece
 
     def _take(self, piece: bytes) -> None:
         self.bytes_read += len(piece)

@@ -160,7 +160,7 @@ def test_range_reads_match_slices(object_store: ObjectStore) -> None:
         bounds=st.tuples(
             st.integers(0, len(data)), st.one_of(st.none(), st.integers(0, len(data)))
         ).map(lambda b: (b[0], b[1]) if b[1] is None else tuple(sorted(b))),
-        chunk_size=st.integers(1, 200_000),
+        chunk_size=st.integers(1024, 200_000),
     )
     def check(bounds: tuple[int, int | None], chunk_size: int) -> None:
         start, end = bounds
