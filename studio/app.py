@@ -12,7 +12,7 @@ from studio.error_handlers import install_error_handlers
 from studio.middleware import RequestContextMiddleware
 from studio.routes import auth, health, me, objects, platforms, uploads
 from studio.schemas import ErrorBody
-from studio.services import Services, build_services, require_backends
+from studio.services import Services, build_services, prepare_store, require_backends
 from studio.settings import Settings, get_settings
 from studio.upload_intake import sweep_scratch
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = services or build_services(settings)
+        prepare_store(svc.store)
         require_backends(svc)
         removed = sweep_scratch(settings.tmp_dir)
         if removed:

@@ -52,6 +52,7 @@ class RequestContextMiddleware:
             log.info(
                 "request",
                 extra={
+                    "request_id": rid,
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,

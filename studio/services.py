@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
-from storage import LocalObjectStore, ObjectStore, S3ObjectStore
+from storage import LocalObjectStore, ObjectStore, S3ObjectStore, StorageError
 from studio.db.engine import check_database, make_engine, make_session_factory
 from studio.errors import ConfigurationError
 from studio.settings import Settings
@@ -140,6 +140,16 @@ def _ping(broker_url: str) -> None:
 
         with Connection(broker_url, connect_timeout=2) as conn:  # type: ignore[no-untyped-call]
             conn.ensure_connection(max_retries=1)
+
+
+def prepare_store(store: ObjectStore) -> None:
+    """Create the S3 bucket on first start (a no-op for the local store). An unreachable
+    server is left for ``require_backends`` to report with the setting's name."""
+    if isinstance(store, S3ObjectStore):
+        try:
+            store.ensure_bucket()
+        except StorageError:
+            return
 
 
 def require_backends(services: Services) -> None:

@@ -35,8 +35,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     # Origin users reach the service at; SIWE messages must name its host as their domain and
-    # signed local object URLs are built on it.
-    public_url: str = "http://127.0.0.1:8000"
+    # signed local object URLs are built on it. Empty means http://<host>:<port>.
+    public_url: str = ""
     log_level: str = "INFO"
 
     # --- database -------------------------------------------------------------------------
@@ -77,6 +77,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_backends(self) -> Settings:
+        if not self.public_url:
+            # frozen model: set the derived default once, during validation
+            object.__setattr__(self, "public_url", f"http://{self.host}:{self.port}")
         if self.object_store == "s3":
             missing = [
                 name

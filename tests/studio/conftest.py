@@ -68,16 +68,9 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
 
 
-def _ensure_bucket(services: Services) -> None:
-    ensure = getattr(services.store, "ensure_bucket", None)
-    if ensure is not None:
-        ensure()
-
-
 @pytest.fixture(scope="session")
 def services(settings: Settings) -> Iterator[Services]:
     svc = build_services(settings)
-    _ensure_bucket(svc)
     yield svc
     svc.close()
 
@@ -95,7 +88,6 @@ def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[...
 
     def make(**overrides: Any) -> TestClient:
         svc = build_services(make_settings(**overrides))
-        _ensure_bucket(svc)
         c = TestClient(create_app(services=svc))
         c.__enter__()
         opened.append((c, svc))

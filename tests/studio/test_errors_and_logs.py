@@ -1,0 +1,68 @@
+"""One error body everywhere; JSON logs with a request id and without secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from studio.logs import JsonFormatter
+from tests.studio.wallets import Wallet, sign_in
+
+
+def _is_error_body(body: object) -> bool:
+    return (
+        isinstance(body, dict)
+        and set(body) == {"error"}
+        and set(body["error"]) == {"code", "message", "detail"}
+    )
+
+
+def test_every_failure_has_the_same_body(client: TestClient) -> None:
+    cases = [
+        client.get("/v1/nowhere"),
+        client.post("/v1/healthz"),
+        client.post("/v1/auth/siwe", json={"message": ""}),
+        client.post(
+            "/v1/auth/siwe", content=b"{not json", headers={"Content-Type": "application/json"}
+        ),
+        client.get("/v1/me"),
+    ]
+    assert [r.status_code for r in cases] == [404, 404, 422, 422, 401]
+    for r in cases:
+        assert _is_error_body(r.json()), r.text
+    assert cases[2].json()["error"]["code"] == "validation_error"
+
+
+def test_request_id_is_echoed_and_generated(client: TestClient) -> None:
+    r = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    generated = client.get("/healthz", headers={"X-Request-ID": "bad id\n"}).headers["x-request-id"]
+    assert len(generated) == 32 and generated != "bad id\n"
+
+
+def test_logs_are_json_with_request_id_and_no_secrets(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    headers = sign_in(client, Wallet.new())
+    token = headers["Authorization"].split()[1]
+    caplog.clear()
+    client.get("/v1/me?token=" + token, headers={**headers, "X-Request-ID": "req-42"})
+    lines = [JsonFormatter().format(r) for r in caplog.records if r.name.startswith("studio")]
+    access = [json.loads(line) for line in lines if '"msg": "request"' in line]
+    assert access and access[-1]["request_id"] == "req-42"
+    assert access[-1]["path"] == "/v1/me" and access[-1]["status"] == 200
+    assert all(token not in line for line in lines)
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    names = {b["name"]: b["ok"] for b in ready.json()["backends"]}
+    assert names == {"database": True, "object_store": True}
+    assert client.get("/openapi.json").json()["info"]["title"] == "Timbre"
+    assert client.get("/docs").status_code == 200
