@@ -331,33 +331,63 @@ def _biquad(kind: str, fc: float, gain_db: float, q: float, fs: int) -> tuple[An
     return np.asarray(b) / a[0], np.asarray(a) / a[0]
 
 
-def integrated_loudness(audio: FloatArray, sample_rate: int) -> float:
-    """BS.1770-4 integrated loudness in LUFS of ``(samples,)`` or ``(channels, samples)``.
+class LoudnessMeter:
+    """Streaming BS.1770-4 integrated loudness: feed ``(samples,)`` or ``(channels, samples)``.
 
     K-weighting, 400 ms blocks with 75 % overlap, absolute gate -70 LUFS, relative gate
-    -10 LU. Returns ``-inf`` for digital silence.
+    -10 LU. Memory: one float per 100 ms of audio.
     """
-    x = np.atleast_2d(np.asarray(audio, dtype=np.float64))
-    for kind, fc, g, q in (("high_shelf", 1500.0, 4.0, 2**-0.5), ("high_pass", 38.0, 0.0, 0.5)):
-        b, a = _biquad(kind, fc, g, q, sample_rate)
-        x = signal.lfilter(b, a, x, axis=-1)
-    block, hop = int(0.4 * sample_rate), int(0.1 * sample_rate)
-    if x.shape[-1] < block:
-        z = np.mean(x**2, axis=-1, keepdims=True)
-    else:
-        n = 1 + (x.shape[-1] - block) // hop
-        sq = np.cumsum(np.pad(x**2, ((0, 0), (1, 0))), axis=-1)
-        starts = np.arange(n) * hop
-        z = (sq[:, starts + block] - sq[:, starts]) / block
-    power = z.sum(axis=0)
-    with np.errstate(divide="ignore"):
-        lk = -0.691 + 10.0 * np.log10(power)
-    gated = power[lk > -70.0]
-    if gated.size == 0:
-        return -math.inf
-    rel = -0.691 + 10.0 * math.log10(float(gated.mean())) - 10.0
-    final = power[(lk > -70.0) & (lk > rel)]
-    return -0.691 + 10.0 * math.log10(float(final.mean()))
+
+    def __init__(self, sample_rate: int, channels: int = 1) -> None:
+        self.sample_rate = sample_rate
+        self._filters = [
+            _biquad(kind, fc, g, q, sample_rate)
+            for kind, fc, g, q in (
+                ("high_shelf", 1500.0, 4.0, 2**-0.5),
+                ("high_pass", 38.0, 0.0, 0.5),
+            )
+        ]
+        self._zi = [np.zeros((channels, 2)) for _ in self._filters]
+        self._step = max(1, int(0.1 * sample_rate))
+        self._carry = np.zeros(0)
+        self._sums: list[float] = []  # channel-summed energy per 100 ms step
+
+    def feed(self, audio: npt.NDArray[Any]) -> None:
+        x = np.atleast_2d(np.asarray(audio, dtype=np.float64))
+        for n, (b, a) in enumerate(self._filters):
+            x, self._zi[n] = signal.lfilter(b, a, x, axis=-1, zi=self._zi[n])
+        energy = np.concatenate([self._carry, (x**2).sum(axis=0)])
+        whole = energy.shape[0] // self._step * self._step
+        self._sums += energy[:whole].reshape(-1, self._step).sum(axis=1).tolist()
+        self._carry = energy[whole:]
+
+    def loudness(self) -> float:
+        """Integrated loudness in LUFS of everything fed so far (``-inf`` for silence)."""
+        sums = np.asarray(self._sums + ([float(self._carry.sum())] if self._carry.size else []))
+        n_samples = len(self._sums) * self._step + self._carry.size
+        if n_samples == 0:
+            return -math.inf
+        if len(self._sums) < 4:
+            power = np.array([sums.sum() / n_samples])
+        else:
+            steps = np.asarray(self._sums)
+            power = np.convolve(steps, np.ones(4), mode="valid") / (4 * self._step)
+        with np.errstate(divide="ignore"):
+            lk = -0.691 + 10.0 * np.log10(power)
+        gated = power[lk > -70.0]
+        if gated.size == 0:
+            return -math.inf
+        rel = -0.691 + 10.0 * math.log10(float(gated.mean())) - 10.0
+        final = power[(lk > -70.0) & (lk > rel)]
+        return -0.691 + 10.0 * math.log10(float(final.mean()))
+
+
+def integrated_loudness(audio: FloatArray, sample_rate: int) -> float:
+    """BS.1770-4 integrated loudness in LUFS of ``(samples,)`` or ``(channels, samples)``."""
+    x = np.atleast_2d(np.asarray(audio))
+    meter = LoudnessMeter(sample_rate, x.shape[0])
+    meter.feed(x)
+    return meter.loudness()
 
 
 def normalize_loudness(
