@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import socket
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,23 @@ def test_s3_endpoint_forms() -> None:
         S3ObjectStore(endpoint="ftp://x:1", access_key="a", secret_key="b", bucket="timbre")
     with pytest.raises(ValueError, match="bucket"):
         S3ObjectStore(endpoint="x:1", access_key="a", secret_key="b", bucket="No_Such")
+
+
+def test_s3_sweep_removes_only_stale_staging(s3_server: SeaweedServer, s3_bucket: str) -> None:
+    store = s3_store(s3_server, s3_bucket)
+    store.client.put_object(s3_bucket, "staging/left-by-a-crash", io.BytesIO(b"x"), 1)
+    kept = store.put(io.BytesIO(b"a real object"))
+    assert store.sweep_staging() == 0  # younger than an hour: may be a put in progress
+    assert store.sweep_staging(older_than=timedelta(0)) == 1
+    assert [o.object_name for o in store.client.list_objects(s3_bucket, recursive=True)] == [
+        f"sha256/{kept.sha256}"
+    ]
+
+
+def test_seaweed_server_stops_for_good(tmp_path: Path) -> None:
+    with SeaweedServer.start(tmp_path) as server:
+        assert server.client().list_buckets() == []
+    assert server.process.poll() is not None
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", server.ports["s3"])) != 0
+    server.stop()  # idempotent
