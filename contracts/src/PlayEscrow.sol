@@ -38,17 +38,30 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
     /// @notice Seconds between a withdrawal request and its execution.
     uint64 public immutable WITHDRAWAL_DELAY;
 
-    /// @notice A platform's channel. Amounts in token base units. Packed into four slots; a
-    /// redemption touches only the first and third.
+    /// @dev A platform's channel, packed into three slots so that a redemption reads two and
+    /// writes one. Amounts in token base units (uint96: 7.9e28, far above any stablecoin supply);
+    /// the token is an index into `_tokens` (0 = PAYOUT_TOKEN).
     struct Channel {
-        address token;
-        uint64 lastSeq;
         address signer;
+        uint32 tokenIndex;
         uint64 withdrawReadyAt;
-        uint128 balance;
-        uint128 claimed;
+        uint96 balance;
+        uint96 claimed;
+        uint64 lastSeq;
         address owner;
         uint96 withdrawAmount;
+    }
+
+    /// @notice A channel as clients read it.
+    struct ChannelView {
+        address token;
+        address signer;
+        address owner;
+        uint256 balance;
+        uint256 claimed;
+        uint64 lastSeq;
+        uint256 withdrawAmount;
+        uint64 withdrawReadyAt;
     }
 
     /// @notice A platform's signed voucher: the channel owes `cumulativeAmount` in total.
@@ -65,6 +78,9 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
     uint256 public channelCount;
     /// @notice Tokens channels may be opened and funded in.
     mapping(address token => bool) public tokenAllowed;
+    /// @dev Every token ever allowed, by index (0 = PAYOUT_TOKEN), and index + 1 by token.
+    address[] private _tokens;
+    mapping(address token => uint32) private _tokenIndexPlusOne;
     /// @notice Sum of channel balances per token (what recovery must never touch).
     mapping(address token => uint256) public totalBalance;
 
@@ -74,14 +90,9 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
     );
     /// @notice `amount` base units were deposited into a channel.
     event Deposited(uint256 indexed channelId, address indexed from, uint256 amount);
-    /// @notice A voucher was redeemed; `amount` base units went to the distributor.
-    event VoucherRedeemed(
-        uint256 indexed channelId,
-        uint64 seq,
-        uint256 amount,
-        uint256 cumulativeAmount,
-        bytes32 usageRoot
-    );
+    /// @notice A voucher was redeemed; `amount` base units went to the distributor (the
+    /// voucher's cumulative amount and usage root are in the transaction's calldata).
+    event VoucherRedeemed(uint256 indexed channelId, uint64 seq, uint256 amount);
     /// @notice A voucher of a batch was rejected whole; `reason` is an ABI-encoded custom error.
     event VoucherRejected(uint256 indexed channelId, uint64 seq, bytes reason);
     /// @notice The owner asked to withdraw `amount` at `readyAt`.
@@ -146,8 +157,7 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
         WITHDRAWAL_DELAY = withdrawalDelay;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(SETTLEMENT_ROLE, settlement);
-        tokenAllowed[address(PAYOUT_TOKEN)] = true;
-        emit TokenAllowed(address(PAYOUT_TOKEN), true);
+        _setTokenAllowed(address(PAYOUT_TOKEN), true);
     }
 
     // ------------------------------------------------------------------ channels
@@ -162,8 +172,8 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
         if (!tokenAllowed[token]) revert TokenNotAllowed(token);
         channelId = ++channelCount;
         Channel storage c = _channels[channelId];
-        c.token = token;
         c.signer = signer;
+        c.tokenIndex = _tokenIndexPlusOne[token] - 1; // allowed tokens are registered
         c.owner = msg.sender;
         emit ChannelOpened(channelId, msg.sender, token, signer);
     }
@@ -192,8 +202,9 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
         bytes32 r,
         bytes32 s
     ) external nonReentrant {
-        address token = _channels[channelId].token;
-        if (token == address(0)) revert UnknownChannel(channelId);
+        Channel storage c = _channels[channelId];
+        if (c.signer == address(0)) revert UnknownChannel(channelId);
+        address token = _tokens[c.tokenIndex];
         try IERC20Permit(token).permit(msg.sender, address(this), amount, deadline, v, r, s) {}
             catch {} // solhint-disable-line no-empty-blocks
         _deposit(channelId, amount);
@@ -234,9 +245,10 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
         amount = c.withdrawAmount < c.balance ? c.withdrawAmount : c.balance;
         c.withdrawAmount = 0;
         c.withdrawReadyAt = 0;
-        c.balance -= uint128(amount); // amount <= balance
-        totalBalance[c.token] -= amount;
-        IERC20(c.token).safeTransfer(msg.sender, amount);
+        c.balance -= uint96(amount); // amount <= balance
+        address token = _tokens[c.tokenIndex];
+        totalBalance[token] -= amount;
+        IERC20(token).safeTransfer(msg.sender, amount);
         emit WithdrawalExecuted(channelId, msg.sender, amount);
     }
 
@@ -275,8 +287,7 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
     /// @param allowed Whether channels may use it.
     function setTokenAllowed(address token, bool allowed) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (token == address(0)) revert ZeroAddress();
-        tokenAllowed[token] = allowed;
-        emit TokenAllowed(token, allowed);
+        _setTokenAllowed(token, allowed);
     }
 
     /// @notice Returns tokens sent here by mistake; never channel balances.
@@ -300,8 +311,18 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
     /// @notice The channel record (signer zero when unknown).
     /// @param channelId The channel.
     /// @return The channel.
-    function getChannel(uint256 channelId) external view returns (Channel memory) {
-        return _channels[channelId];
+    function getChannel(uint256 channelId) external view returns (ChannelView memory) {
+        Channel storage c = _channels[channelId];
+        return ChannelView({
+            token: c.signer == address(0) ? address(0) : _tokens[c.tokenIndex],
+            signer: c.signer,
+            owner: c.owner,
+            balance: c.balance,
+            claimed: c.claimed,
+            lastSeq: c.lastSeq,
+            withdrawAmount: c.withdrawAmount,
+            withdrawReadyAt: c.withdrawReadyAt
+        });
     }
 
     /// @notice The EIP-712 digest of a voucher in this escrow's domain.
@@ -335,33 +356,41 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
         if (c.owner != msg.sender) revert NotChannelOwner(channelId, msg.sender);
     }
 
+    function _setTokenAllowed(address token, bool allowed) private {
+        if (_tokenIndexPlusOne[token] == 0) {
+            _tokens.push(token);
+            _tokenIndexPlusOne[token] = uint32(_tokens.length);
+        }
+        tokenAllowed[token] = allowed;
+        emit TokenAllowed(token, allowed);
+    }
+
     function _deposit(uint256 channelId, uint256 amount) private {
         Channel storage c = _channels[channelId];
-        address token = c.token;
-        if (token == address(0)) revert UnknownChannel(channelId);
+        if (c.signer == address(0)) revert UnknownChannel(channelId);
+        address token = _tokens[c.tokenIndex];
         if (!tokenAllowed[token]) revert TokenNotAllowed(token);
         if (amount == 0) revert ZeroAmount();
         uint256 before = IERC20(token).balanceOf(address(this));
         IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = IERC20(token).balanceOf(address(this)) - before;
         if (received != amount) revert FeeOnTransferToken(token, amount, received);
-        c.balance += SafeCast.toUint128(amount);
+        c.balance = SafeCast.toUint96(uint256(c.balance) + amount);
         totalBalance[token] += amount;
         emit Deposited(channelId, msg.sender, amount);
     }
 
-    /// @dev Like SignatureChecker.isValidSignatureNowCalldata, but an ERC-1271 signer gets at most
-    /// ERC1271_GAS_LIMIT gas (and only STATICCALL), so a hostile wallet can neither re-enter nor
-    /// starve the rest of the batch.
+    /// @dev Like SignatureChecker.isValidSignatureNowCalldata (ECDSA first, so EOAs skip the
+    /// code-size lookup), but an ERC-1271 signer gets at most ERC1271_GAS_LIMIT gas (and only
+    /// STATICCALL), so a hostile wallet can neither re-enter nor starve the rest of the batch.
     function _validSignature(address signer, bytes32 digest, bytes calldata signature)
         private
         view
         returns (bool)
     {
-        if (signer.code.length == 0) {
-            (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
-            return err == ECDSA.RecoverError.NoError && recovered == signer;
-        }
+        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
+        if (signer.code.length == 0) return false;
         (bool ok, bytes memory ret) = signer.staticcall{gas: ERC1271_GAS_LIMIT}(
             abi.encodeCall(IERC1271.isValidSignature, (digest, signature))
         );
@@ -374,14 +403,16 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
     function _redeem(SignedVoucher calldata v) private returns (uint256 amount) {
         Channel storage c = _channels[v.channelId];
         bytes memory reason;
-        address token = c.token;
+        address signer = c.signer;
+        uint96 balance = c.balance;
+        uint96 claimed_ = c.claimed;
         uint64 lastSeq = c.lastSeq;
-        uint128 balance = c.balance;
-        uint128 claimed_ = c.claimed;
-        if (token == address(0)) {
+        if (signer == address(0)) {
             reason = abi.encodeWithSelector(UnknownChannel.selector, v.channelId);
-        } else if (token != address(PAYOUT_TOKEN)) {
-            reason = abi.encodeWithSelector(TokenMismatch.selector, v.channelId, token);
+        } else if (c.tokenIndex != 0) {
+            reason = abi.encodeWithSelector(
+                TokenMismatch.selector, v.channelId, _tokens[c.tokenIndex]
+            );
         } else if (v.seq <= lastSeq) {
             reason = abi.encodeWithSelector(StaleVoucher.selector, v.channelId, v.seq, lastSeq);
         } else if (v.cumulativeAmount < claimed_) {
@@ -392,24 +423,26 @@ contract PlayEscrow is EIP712, AccessControl, ReentrancyGuardTransient {
             reason = abi.encodeWithSelector(
                 InsufficientBalance.selector, v.channelId, v.cumulativeAmount - claimed_, balance
             );
+        } else if (v.cumulativeAmount > type(uint96).max) {
+            reason = abi.encodeWithSelector(
+                SafeCast.SafeCastOverflowedUintDowncast.selector, uint8(96), v.cumulativeAmount
+            );
         } else if (
             !_validSignature(
-                c.signer,
-                hashVoucher(v.channelId, v.cumulativeAmount, v.usageRoot, v.seq),
-                v.signature
+                signer, hashVoucher(v.channelId, v.cumulativeAmount, v.usageRoot, v.seq), v.signature
             )
         ) {
-            reason = abi.encodeWithSelector(InvalidVoucherSignature.selector, v.channelId, c.signer);
+            reason = abi.encodeWithSelector(InvalidVoucherSignature.selector, v.channelId, signer);
         }
         if (reason.length != 0) {
             emit VoucherRejected(v.channelId, v.seq, reason);
             return 0;
         }
-        // amount <= balance (checked above), so it fits in uint128 and the subtraction is safe.
+        // claimed_ <= cumulativeAmount <= type(uint96).max and amount <= balance (checked above).
         amount = v.cumulativeAmount - claimed_;
+        c.balance = balance - uint96(amount);
+        c.claimed = uint96(v.cumulativeAmount);
         c.lastSeq = v.seq;
-        c.balance = balance - uint128(amount);
-        c.claimed = SafeCast.toUint128(v.cumulativeAmount);
-        emit VoucherRedeemed(v.channelId, v.seq, amount, v.cumulativeAmount, v.usageRoot);
+        emit VoucherRedeemed(v.channelId, v.seq, amount);
     }
 }

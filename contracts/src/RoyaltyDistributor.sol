@@ -34,28 +34,26 @@ contract RoyaltyDistributor is IRoyaltySink, EpochClock, AccessControl, Reentran
     /// @notice Seconds between a root's proposal and the moment it becomes claimable.
     uint64 public immutable CHALLENGE_WINDOW;
 
-    /// @notice A cumulative root. `epochTotal` is the new money this epoch adds, in base units.
-    struct Root {
-        bytes32 root;
-        uint64 epoch;
-        uint64 readyAt;
-        uint128 epochTotal;
-        bytes32 reportHash;
-    }
-
-    /// @dev The claimable root; root == 0 until the first root becomes claimable.
-    Root private _active;
-    /// @dev The root in its challenge window; root == 0 when none.
-    Root private _pending;
-    /// @notice The lowest epoch the next proposal may carry (epochs strictly increase).
-    uint64 public nextEpoch;
+    /// @dev The claimable root; zero until the first root becomes claimable.
+    bytes32 private _activeRoot;
+    /// @dev The root in its challenge window; zero when none.
+    bytes32 private _pendingRoot;
+    /// @dev One slot: when the pending root becomes claimable (0 = none), its epoch and total.
+    uint64 private _pendingReadyAt;
+    uint64 private _pendingEpoch;
+    uint128 private _pendingTotal;
+    /// @dev One slot: the epoch of the claimable root and the lowest epoch a proposal may carry.
+    uint64 private _activeEpoch;
+    uint64 private _nextEpoch;
+    /// @dev One slot, read and written by every claim: paid so far, and the sum of the epoch
+    /// totals of claimable roots (a claim may never take the total above it).
+    uint128 private _totalClaimed;
+    uint128 private _activeTotal;
 
     /// @notice Base units received (funding), ever.
     uint256 public totalReceived;
-    /// @notice Sum of the epoch totals of all active and pending roots.
+    /// @notice Sum of the epoch totals of all claimable and pending roots.
     uint256 public totalAllocated;
-    /// @notice Base units paid to payees, ever.
-    uint256 public totalClaimed;
     /// @notice Cumulative base units paid to each account.
     mapping(address account => uint256) public claimed;
 
@@ -158,7 +156,7 @@ contract RoyaltyDistributor is IRoyaltySink, EpochClock, AccessControl, Reentran
     /// @dev Cheaper than an approve + transferFrom round trip for PlayEscrow's batched claims.
     /// @param amount Base units; must be covered by the balance not yet accounted for.
     function notifyReceived(uint256 amount) external onlyRole(FUNDER_ROLE) {
-        uint256 unaccounted = TOKEN.balanceOf(address(this)) + totalClaimed - totalReceived;
+        uint256 unaccounted = TOKEN.balanceOf(address(this)) + _totalClaimed - totalReceived;
         if (amount > unaccounted) revert UnbackedFunding(amount, unaccounted);
         totalReceived += amount;
         emit Funded(msg.sender, amount);
@@ -176,36 +174,35 @@ contract RoyaltyDistributor is IRoyaltySink, EpochClock, AccessControl, Reentran
         onlyRole(SETTLEMENT_ROLE)
     {
         _activatePending();
-        if (_pending.root != bytes32(0)) revert RootAlreadyPending(_pending.epoch);
+        if (_pendingReadyAt != 0) revert RootAlreadyPending(_pendingEpoch);
         if (root == bytes32(0)) revert ZeroRoot();
-        if (epoch < nextEpoch) revert EpochNotIncreasing(epoch, nextEpoch);
+        if (epoch < _nextEpoch) revert EpochNotIncreasing(epoch, _nextEpoch);
         uint64 current = currentEpoch();
         if (epoch >= current) revert EpochNotEnded(epoch, current);
         uint256 allocated = totalAllocated + epochTotal;
         if (allocated > totalReceived) revert ExceedsReceived(allocated, totalReceived);
         totalAllocated = allocated;
-        nextEpoch = epoch + 1;
+        _nextEpoch = epoch + 1;
+        // A zero window still needs a non-zero marker: readyAt is at least 1.
         uint64 readyAt = uint64(block.timestamp) + CHALLENGE_WINDOW;
-        _pending = Root({
-            root: root,
-            epoch: epoch,
-            readyAt: readyAt,
-            epochTotal: uint128(epochTotal), // <= totalReceived, itself bounded by the supply
-            reportHash: reportHash
-        });
+        _pendingRoot = root;
+        _pendingReadyAt = readyAt;
+        _pendingEpoch = epoch;
+        _pendingTotal = uint128(epochTotal); // <= totalReceived, itself bounded by the supply
         emit RootProposed(epoch, root, epochTotal, reportHash, readyAt);
     }
 
     /// @notice Vetoes the pending root of `epoch` during its challenge window.
     /// @param epoch The epoch of the pending root; it may be proposed again.
     function veto(uint64 epoch) external onlyRole(GUARDIAN_ROLE) {
-        Root memory p = _pending;
-        if (p.root == bytes32(0) || p.epoch != epoch) revert NoPendingRoot(epoch);
-        if (block.timestamp >= p.readyAt) revert ChallengeWindowOver(epoch, p.readyAt);
-        totalAllocated -= p.epochTotal;
-        nextEpoch = epoch;
-        delete _pending;
-        emit RootVetoed(epoch, p.root);
+        uint64 readyAt = _pendingReadyAt;
+        if (readyAt == 0 || _pendingEpoch != epoch) revert NoPendingRoot(epoch);
+        if (block.timestamp >= readyAt) revert ChallengeWindowOver(epoch, readyAt);
+        bytes32 root = _pendingRoot;
+        totalAllocated -= _pendingTotal;
+        _nextEpoch = epoch;
+        _clearPending();
+        emit RootVetoed(epoch, root);
     }
 
     /// @notice Makes the pending root claimable once its window has passed (claims do it too).
@@ -255,7 +252,7 @@ contract RoyaltyDistributor is IRoyaltySink, EpochClock, AccessControl, Reentran
     {
         if (to == address(0)) revert ZeroAddress();
         if (address(token) == address(TOKEN)) {
-            uint256 surplus = TOKEN.balanceOf(address(this)) + totalClaimed - totalReceived;
+            uint256 surplus = TOKEN.balanceOf(address(this)) + _totalClaimed - totalReceived;
             if (amount > surplus) revert ExceedsSurplus(amount, surplus);
         }
         token.safeTransfer(to, amount);
@@ -265,19 +262,39 @@ contract RoyaltyDistributor is IRoyaltySink, EpochClock, AccessControl, Reentran
     // ------------------------------------------------------------------ reads
 
     /// @notice The claimable root, including a pending one whose window has passed.
-    /// @return The root record (root == 0 when none).
-    function activeRoot() public view returns (Root memory) {
-        if (_pending.root != bytes32(0) && block.timestamp >= _pending.readyAt) return _pending;
-        return _active;
+    /// @return root The root (zero when none).
+    /// @return epoch Its epoch.
+    function activeRoot() external view returns (bytes32 root, uint64 epoch) {
+        if (_pendingReadyAt != 0 && block.timestamp >= _pendingReadyAt) {
+            return (_pendingRoot, _pendingEpoch);
+        }
+        return (_activeRoot, _activeEpoch);
     }
 
     /// @notice The root in its challenge window, if any.
-    /// @return The root record (root == 0 when none).
-    function pendingRoot() external view returns (Root memory) {
-        if (_pending.root != bytes32(0) && block.timestamp >= _pending.readyAt) {
-            return Root(bytes32(0), 0, 0, 0, bytes32(0));
-        }
-        return _pending;
+    /// @return root The root (zero when none).
+    /// @return epoch Its epoch.
+    /// @return readyAt When it becomes claimable (unix seconds).
+    /// @return epochTotal The base units it adds.
+    function pendingRoot()
+        external
+        view
+        returns (bytes32 root, uint64 epoch, uint64 readyAt, uint256 epochTotal)
+    {
+        if (_pendingReadyAt == 0 || block.timestamp >= _pendingReadyAt) return (0, 0, 0, 0);
+        return (_pendingRoot, _pendingEpoch, _pendingReadyAt, _pendingTotal);
+    }
+
+    /// @notice The lowest epoch the next proposal may carry (epochs strictly increase).
+    /// @return The epoch.
+    function nextEpoch() external view returns (uint64) {
+        return _nextEpoch;
+    }
+
+    /// @notice Base units paid to payees, ever.
+    /// @return The total.
+    function totalClaimed() external view returns (uint256) {
+        return _totalClaimed;
     }
 
     /// @notice The StandardMerkleTree leaf of (account, cumulativeAmount).
@@ -306,11 +323,23 @@ contract RoyaltyDistributor is IRoyaltySink, EpochClock, AccessControl, Reentran
     // ------------------------------------------------------------------ internals
 
     function _activatePending() private {
-        if (_pending.root != bytes32(0) && block.timestamp >= _pending.readyAt) {
-            _active = _pending;
-            delete _pending;
-            emit RootActivated(_active.epoch, _active.root);
+        uint64 readyAt = _pendingReadyAt;
+        if (readyAt != 0 && block.timestamp >= readyAt) {
+            bytes32 root = _pendingRoot;
+            uint64 epoch = _pendingEpoch;
+            _activeRoot = root;
+            _activeEpoch = epoch;
+            _activeTotal += _pendingTotal;
+            _clearPending();
+            emit RootActivated(epoch, root);
         }
+    }
+
+    function _clearPending() private {
+        _pendingRoot = bytes32(0);
+        _pendingReadyAt = 0;
+        _pendingEpoch = 0;
+        _pendingTotal = 0;
     }
 
     function _claim(address account, uint256 cumulativeAmount, bytes32[] calldata proof)
@@ -318,7 +347,7 @@ contract RoyaltyDistributor is IRoyaltySink, EpochClock, AccessControl, Reentran
         returns (uint256 amount)
     {
         _activatePending();
-        bytes32 root = _active.root;
+        bytes32 root = _activeRoot;
         if (root == bytes32(0)) revert NoActiveRoot();
         if (proof.length > MAX_PROOF_LENGTH) revert ProofTooLong(proof.length, MAX_PROOF_LENGTH);
         if (!MerkleProof.verifyCalldata(proof, root, leaf(account, cumulativeAmount))) {
@@ -329,12 +358,10 @@ contract RoyaltyDistributor is IRoyaltySink, EpochClock, AccessControl, Reentran
             revert NothingToClaim(account, cumulativeAmount, already);
         }
         amount = cumulativeAmount - already;
-        uint256 claimedAfter = totalClaimed + amount;
-        // A pending root's total is allocated but not yet payable.
-        uint256 payable_ = totalAllocated - _pending.epochTotal;
-        if (claimedAfter > payable_) revert ExceedsAllocated(claimedAfter, payable_);
+        uint256 claimedAfter = _totalClaimed + amount;
+        if (claimedAfter > _activeTotal) revert ExceedsAllocated(claimedAfter, _activeTotal);
         claimed[account] = cumulativeAmount;
-        totalClaimed = claimedAfter;
+        _totalClaimed = uint128(claimedAfter); // <= _activeTotal, a uint128
         TOKEN.safeTransfer(account, amount);
         emit Claimed(account, msg.sender, amount, cumulativeAmount);
     }

@@ -208,13 +208,13 @@ class Chain:
     def channel(self, channel_id: int) -> dict[str, Any]:
         names = [
             "token",
-            "last_seq",
             "signer",
-            "withdraw_ready_at",
+            "owner",
             "balance",
             "claimed",
-            "owner",
+            "last_seq",
             "withdraw_amount",
+            "withdraw_ready_at",
         ]
         return dict(zip(names, self.escrow.functions.getChannel(channel_id).call(), strict=True))
 

@@ -91,7 +91,7 @@ def test_reentrant_token_cannot_reenter_the_escrow(chain: Chain) -> None:
     )
     chain.tx(escrow.functions.deposit(channel_id, 10 * USD), platform)
     assert isinstance(_reentry_error(token), errors.ReentrancyGuardReentrantCall)
-    assert escrow.functions.getChannel(channel_id).call()[4] == 10 * USD
+    assert escrow.functions.getChannel(channel_id).call()[3] == 10 * USD
     # Re-entering executeWithdrawal from inside executeWithdrawal's transfer.
     chain.tx(escrow.functions.requestWithdrawal(channel_id, 4 * USD), platform)
     chain.warp(WITHDRAWAL_DELAY_S)
@@ -99,7 +99,7 @@ def test_reentrant_token_cannot_reenter_the_escrow(chain: Chain) -> None:
     chain.tx(token.functions.arm(escrow.address, reenter), platform)
     chain.tx(escrow.functions.executeWithdrawal(channel_id), platform)
     assert isinstance(_reentry_error(token), errors.ReentrancyGuardReentrantCall)
-    assert escrow.functions.getChannel(channel_id).call()[4] == 6 * USD
+    assert escrow.functions.getChannel(channel_id).call()[3] == 6 * USD
     assert token.functions.balanceOf(escrow.address).call() == 6 * USD
     # Re-entering claim from inside claim's transfer to the distributor.
     voucher = Voucher(channel_id, 2 * USD, b"\x00" * 32, 1)
@@ -113,7 +113,7 @@ def test_reentrant_token_cannot_reenter_the_escrow(chain: Chain) -> None:
         _reentry_error(token),
         errors.AccessControlUnauthorizedAccount | errors.ReentrancyGuardReentrantCall,
     )
-    assert escrow.functions.getChannel(channel_id).call()[5] == 2 * USD  # claimed once
+    assert escrow.functions.getChannel(channel_id).call()[4] == 2 * USD  # claimed once
 
 
 def _wallet_channel(chain: Chain, mode: int, deposit: int) -> tuple[Contract, int]:
