@@ -1,15 +1,16 @@
 """Differentiable harmonic-plus-noise (DDSP) synthesiser in torch.
 
-A band-limited pulse train at F0 (one sinc pulse per period, the "combtooth" excitation of
-DDSP-SVC) and a white-noise excitation are filtered in the STFT domain by the spectral
-envelope: the periodic part by ``sqrt(sp) * (1 - ap)``, the aperiodic part by
-``sqrt(sp) * ap``. The STFT uses WORLD's FFT size and the feature hop, so envelope frame
-``t`` filters STFT frame ``t`` (both centred at sample ``t * hop``).
+The periodic part is additive: harmonic k of F0 with amplitude
+``2 * sqrt(sp(k * F0) * (1 - ap) * F0 / sample_rate)`` (the line spectrum of WORLD's
+pulse train, so ``sp`` means the same power as in ``pyworld.synthesize``). The aperiodic
+part is white noise filtered in the STFT domain by ``sqrt(sp * ap)``; the STFT uses
+WORLD's FFT size and the feature hop, so envelope frame ``t`` filters STFT frame ``t``
+(both centred at sample ``t * hop``). ``ap`` is a power ratio, as in WORLD.
 
 Two things make chunked synthesis identical to whole-signal synthesis away from chunk
 edges: the noise is read from a fixed table at the absolute sample position
-(``sample_offset``), and the pulse phase can be anchored to a value handed over from the
-previous chunk (``phase_anchor``).
+(``sample_offset``), and the harmonic phase can be anchored to a value handed over from
+the previous chunk (``phase_anchor``).
 
 Shapes: ``f0`` ``(B, T)`` Hz (0 = unvoiced); ``sp``, ``ap`` ``(B, T, F)`` with
 ``F = n_fft // 2 + 1``; output ``(B, (T - 1) * hop)`` samples; phases in cycles.
@@ -22,9 +23,10 @@ from functools import lru_cache
 import torch
 
 NOISE_TABLE_SAMPLES = 1 << 20
+WINDOW_HOPS = 4
 # Gains that make this synthesiser's output level match pyworld.synthesize for the same
 # features (measured on speech at 24 kHz: periodic and aperiodic parts separately).
-PERIODIC_GAIN = 0.93
+PERIODIC_GAIN = 1.0
 NOISE_GAIN = 0.67
 
 
@@ -44,6 +46,19 @@ def upsample_frames(x: torch.Tensor, hop: int, n_samples: int) -> torch.Tensor:
     return x[..., lo] * (1 - w) + x[..., hi] * w
 
 
+def fill_unvoiced(f0: torch.Tensor) -> torch.Tensor:
+    """``(B, T)`` F0 with each unvoiced frame set to the nearest preceding voiced value
+    (the first voiced value before any voicing; 100 Hz if none is voiced)."""
+    t = f0.shape[-1]
+    ar = torch.arange(t, device=f0.device).expand_as(f0)
+    voiced = f0 > 0
+    fwd = torch.where(voiced, ar, torch.zeros_like(ar)).cummax(dim=-1).values
+    first = torch.where(voiced, ar, torch.full_like(ar, t)).min(dim=-1, keepdim=True).values
+    fwd = torch.where(ar < first, first.clamp(max=t - 1).expand_as(ar), fwd)
+    out = torch.gather(f0, -1, fwd)
+    return torch.where(out > 0, out, torch.full_like(out, 100.0))
+
+
 def pulse_phase(
     f0_samples: torch.Tensor, sample_rate: int, anchor: tuple[int, torch.Tensor] | None = None
 ) -> torch.Tensor:
@@ -53,6 +68,54 @@ def pulse_phase(
         i, value = anchor
         phase = phase - phase[:, i : i + 1] + value.double().reshape(-1, 1)
     return phase
+
+
+def harmonics(
+    f0s: torch.Tensor,
+    voiced: torch.Tensor,
+    phase: torch.Tensor,
+    power: torch.Tensor,
+    *,
+    sample_rate: int,
+    hop: int,
+    block: int = 8192,
+) -> torch.Tensor:
+    """Additive harmonic part ``(B, N)``: harmonic k of the per-sample F0 ``f0s`` (Hz) with
+    amplitude ``2 * sqrt(power(k * f0) * f0 / sample_rate)``, the line amplitude of a pulse
+    train whose pulses carry ``power`` (``(B, T, F)``, frame rate). Rendered in blocks of
+    ``block`` samples so memory stays ``O(block * harmonics)``.
+    """
+    b, t, n_bins = power.shape
+    n = f0s.shape[-1]
+    nyquist = sample_rate / 2
+    k_max = int(nyquist / max(float(f0s.min()), 20.0))
+    k = torch.arange(1, k_max + 1, device=f0s.device, dtype=power.dtype)
+    bin_hz = nyquist / (n_bins - 1)
+    out = torch.zeros(b, n, device=f0s.device, dtype=power.dtype)
+    frame_pos = torch.arange(n, device=f0s.device, dtype=power.dtype) / hop
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        fr = frame_pos[start:stop]
+        f0b = f0s[:, start:stop].to(power.dtype)
+        freqs = f0b[..., None] * k  # (B, S, K)
+        # Envelope at each harmonic: bilinear in (frame, bin).
+        lo = fr.floor().long().clamp(max=t - 1)
+        hi = (lo + 1).clamp(max=t - 1)
+        wt = (fr - lo.to(fr.dtype))[None, :, None]
+        pos = (freqs / bin_hz).clamp(max=n_bins - 1)
+        bl = pos.floor().long().clamp(max=n_bins - 2)
+        wb = pos - bl.to(pos.dtype)
+
+        def env(frames: torch.Tensor, bl: torch.Tensor = bl, wb: torch.Tensor = wb) -> torch.Tensor:
+            rows = power[:, frames]  # (B, S, F)
+            return torch.gather(rows, 2, bl) * (1 - wb) + torch.gather(rows, 2, bl + 1) * wb
+
+        pw = env(lo) * (1 - wt) + env(hi) * wt
+        amp = 2.0 * torch.sqrt(pw.clamp(min=0.0) * f0b[..., None] / sample_rate)
+        amp = amp * (freqs < nyquist).to(amp.dtype)
+        ph = 2 * torch.pi * torch.remainder(phase[:, start:stop, None] * k.double(), 1.0)
+        out[:, start:stop] = (amp * torch.cos(ph.to(amp.dtype))).sum(-1) * voiced[:, start:stop]
+    return out
 
 
 def synthesize(
@@ -70,29 +133,40 @@ def synthesize(
     n_fft = 2 * (n_bins - 1)
     n = (t - 1) * hop
     device = f0.device
-    f0s = upsample_frames(f0, hop, n)
-    voiced = (f0s > 0).to(sp.dtype)
-    phase = pulse_phase(f0s.clamp(min=1.0), sample_rate, phase_anchor)
-    frac = (phase - torch.round(phase)).to(sp.dtype)
-    # One band-limited pulse per period, unit area spectrum; silent where unvoiced.
-    # Scaled by sqrt(period) as WORLD's pulses are, so ``sp`` means the same power here.
-    period = sample_rate / f0s.clamp(min=1.0)
-    pulses = torch.sinc(period * frac) * torch.sqrt(period) * voiced
+    # Phase runs on F0 held through unvoiced gaps: interpolating towards 0 Hz would stretch
+    # the last periods and make loud clicks at every voicing boundary.
+    voiced_frames = f0 > 0
+    f0s = upsample_frames(fill_unvoiced(f0), hop, n).clamp(min=20.0)
+    voiced = upsample_frames(voiced_frames.to(sp.dtype), hop, n)
+    phase = pulse_phase(f0s, sample_rate, phase_anchor)
     table = _noise_table(str(device))
     idx = (torch.arange(n, device=device) + sample_offset) % NOISE_TABLE_SAMPLES
     noise = table[idx].to(sp.dtype).expand(b, n)
 
-    window = torch.hann_window(n_fft, device=device, dtype=sp.dtype)
+    win = min(n_fft, WINDOW_HOPS * hop)
+    window = torch.hann_window(win, device=device, dtype=sp.dtype)
 
     def stft(x: torch.Tensor) -> torch.Tensor:
         return torch.stft(
-            x, n_fft, hop, window=window, center=True, return_complex=True, pad_mode="constant"
+            x,
+            n_fft,
+            hop,
+            win_length=win,
+            window=window,
+            center=True,
+            return_complex=True,
+            pad_mode="constant",
         )
 
     # As in WORLD, ``ap`` is a power ratio: periodic power sp*(1-ap), aperiodic sp*ap.
     power = sp.clamp(min=0.0).transpose(1, 2)  # (B, F, T)
     apt = ap.clamp(0.0, 1.0).transpose(1, 2)
-    spec = stft(pulses)[..., :t] * (torch.sqrt(power * (1.0 - apt)) * PERIODIC_GAIN)
-    spec = spec + stft(noise)[..., :t] * (torch.sqrt(power * apt) * NOISE_GAIN)
-    audio = torch.istft(spec, n_fft, hop, window=window, center=True, length=n)
+    spec = stft(noise)[..., :t] * (torch.sqrt(power * apt) * NOISE_GAIN)
+    audio = torch.istft(spec, n_fft, hop, win_length=win, window=window, center=True, length=n)
+    harmonic_power = (power * (1.0 - apt)).transpose(1, 2)  # (B, T, F)
+    audio = (
+        audio
+        + harmonics(f0s, voiced, phase, harmonic_power, sample_rate=sample_rate, hop=hop)
+        * PERIODIC_GAIN
+    )
     return audio, phase
