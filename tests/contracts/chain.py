@@ -117,6 +117,51 @@ class Chain:
     def faucet(self, to: str, amount: int) -> None:
         self.tx(self.token.functions.faucet(to, amount), self.roles.deployer)
 
+    def permit(
+        self,
+        owner: LocalAccount,
+        spender: str,
+        value: int,
+        deadline: int,
+        nonce: int | None = None,
+    ) -> tuple[int, bytes, bytes]:
+        """An EIP-2612 permit signature (v, r, s) for TestUSD."""
+        if nonce is None:
+            nonce = int(self.token.functions.nonces(owner.address).call())
+        typed = {
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
+                ],
+                "Permit": [
+                    {"name": "owner", "type": "address"},
+                    {"name": "spender", "type": "address"},
+                    {"name": "value", "type": "uint256"},
+                    {"name": "nonce", "type": "uint256"},
+                    {"name": "deadline", "type": "uint256"},
+                ],
+            },
+            "primaryType": "Permit",
+            "domain": {
+                "name": "Timbre Test USD",
+                "version": "1",
+                "chainId": self.deployment.chain_id,
+                "verifyingContract": self.deployment.token,
+            },
+            "message": {
+                "owner": owner.address,
+                "spender": spender,
+                "value": value,
+                "nonce": nonce,
+                "deadline": deadline,
+            },
+        }
+        signed = Account.sign_typed_data(owner.key, full_message=typed)
+        return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
+
     def balance(self, account: str) -> int:
         return int(self.token.functions.balanceOf(account).call())
 

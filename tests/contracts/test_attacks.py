@@ -200,3 +200,30 @@ def test_lying_erc1271_wallet_cannot_change_another_creators_terms(chain: Chain)
         bytes(chain.registry.functions.modelIdOf(hijack.creator, hijack.artifact_hash).call())
         == model_id
     )
+
+
+def test_amounts_beyond_uint96_are_refused_not_truncated(chain: Chain) -> None:
+    token, escrow, _ = _reentrant_set(chain)  # unarmed: a plain mintable token here
+    platform = chain.roles.platform
+    receipt = chain.tx(escrow.functions.openChannel(token.address, platform.address), platform)
+    channel_id = chain.events(escrow, "ChannelOpened", receipt)[0]["channelId"]
+    cap = 2**96 - 1
+    chain.tx(token.functions.mint(platform.address, 2 * cap + 2), platform)
+    chain.tx(token.functions.approve(escrow.address, 2 * cap + 2), platform)
+    chain.tx(escrow.functions.deposit(channel_id, cap), platform)
+    with pytest.raises(errors.SafeCastOverflowedUintDowncast):
+        chain.tx(escrow.functions.deposit(channel_id, 1), platform)
+    domain = escrow_domain(chain.deployment.chain_id, escrow.address)
+
+    def signed(cumulative: int, seq: int) -> tuple[int, int, bytes, int, bytes]:
+        v = Voucher(channel_id, cumulative, b"\x00" * 32, seq)
+        return v.as_tuple(sign_voucher(bytes(platform.key), domain, v))
+
+    chain.tx(escrow.functions.claim([signed(cap, 1)]), chain.roles.settlement)
+    chain.tx(escrow.functions.deposit(channel_id, 1), platform)
+    receipt = chain.tx(escrow.functions.claim([signed(cap + 1, 2)]), chain.roles.settlement)
+    (event,) = chain.events(escrow, "VoucherRejected", receipt)
+    reason = errors.decode_revert(bytes(event["reason"]))
+    assert isinstance(reason, errors.SafeCastOverflowedUintDowncast)
+    assert reason.kwargs == {"bits": 96, "value": cap + 1}
+    assert escrow.functions.getChannel(channel_id).call()[3] == 1  # balance untouched

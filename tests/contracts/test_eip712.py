@@ -125,3 +125,26 @@ def test_contracts_compute_the_same_digests(chain: Chain) -> None:
     voucher = Voucher(9, 10**12, b"\x0c" * 32, 2**63)
     on_chain = chain.escrow.functions.hashVoucher(9, 10**12, b"\x0c" * 32, 2**63).call()
     assert bytes(on_chain) == voucher_digest(esc, voucher)
+
+
+def test_type_hashes_and_roles_match_the_contracts(chain: Chain) -> None:
+    from contracts import eip712
+
+    registry, escrow, dist = (
+        chain.registry.functions,
+        chain.escrow.functions,
+        chain.distributor.functions,
+    )
+    assert bytes(registry.MODEL_TERMS_TYPEHASH().call()) == eip712.MODEL_TERMS_TYPEHASH
+    assert bytes(registry.TRACK_APPROVAL_TYPEHASH().call()) == eip712.TRACK_APPROVAL_TYPEHASH
+    assert bytes(escrow.VOUCHER_TYPEHASH().call()) == eip712.VOUCHER_TYPEHASH
+    assert registry.MAX_METADATA_URI_BYTES().call() == 512
+    assert escrow.ERC1271_GAS_LIMIT().call() == 50_000
+    assert escrow.tokenAllowed(chain.deployment.token).call()
+    for contract in (registry, escrow, dist):
+        assert bytes(contract.DEFAULT_ADMIN_ROLE().call()) == b"\x00" * 32
+    assert bytes(escrow.SETTLEMENT_ROLE().call()) == keccak(text="SETTLEMENT_ROLE")
+    assert bytes(dist.SETTLEMENT_ROLE().call()) == keccak(text="SETTLEMENT_ROLE")
+    assert bytes(dist.GUARDIAN_ROLE().call()) == keccak(text="GUARDIAN_ROLE")
+    assert dist.hasRole(dist.GUARDIAN_ROLE().call(), chain.deployment.guardian).call()
+    assert dist.hasRole(dist.FUNDER_ROLE().call(), chain.deployment.escrow).call()

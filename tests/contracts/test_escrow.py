@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from eth_account import Account
 
 from contracts import errors
 from contracts.eip712 import SECP256K1_N, Voucher, escrow_domain, registry_domain, sign_voucher
@@ -80,54 +79,18 @@ def test_fee_on_transfer_token_is_rejected(chain: Chain) -> None:
     assert info.value.kwargs == {"token": fee_token.address, "expected": 1_000, "received": 990}
 
 
-def _permit(chain: Chain, owner: Any, value: int, deadline: int) -> tuple[int, bytes, bytes]:
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Permit": [
-                {"name": "owner", "type": "address"},
-                {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": {
-            "name": "Timbre Test USD",
-            "version": "1",
-            "chainId": chain.deployment.chain_id,
-            "verifyingContract": chain.deployment.token,
-        },
-        "message": {
-            "owner": owner.address,
-            "spender": chain.deployment.escrow,
-            "value": value,
-            "nonce": chain.token.functions.nonces(owner.address).call(),
-            "deadline": deadline,
-        },
-    }
-    signed = Account.sign_typed_data(owner.key, full_message=typed)
-    return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
-
-
 def test_deposit_with_permit_even_when_front_run(chain: Chain) -> None:
     platform = chain.roles.platform
     channel_id = chain.open_channel()
     chain.faucet(platform.address, 20 * USD)
     deadline = chain.now() + 600
-    v, r, s = _permit(chain, platform, 10 * USD, deadline)
+    v, r, s = chain.permit(platform, chain.deployment.escrow, 10 * USD, deadline)
     chain.tx(
         chain.escrow.functions.depositWithPermit(channel_id, 10 * USD, deadline, v, r, s), platform
     )
     assert chain.channel(channel_id)["balance"] == 10 * USD
     # Someone submits the permit first: the deposit still goes through (permit failure ignored).
-    v, r, s = _permit(chain, platform, 10 * USD, deadline)
+    v, r, s = chain.permit(platform, chain.deployment.escrow, 10 * USD, deadline)
     chain.tx(
         chain.token.functions.permit(
             platform.address, chain.deployment.escrow, 10 * USD, deadline, v, r, s

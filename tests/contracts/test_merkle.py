@@ -23,12 +23,12 @@ entries = st.dictionaries(
 @given(values=entries)
 def test_every_proof_verifies_on_chain(chain: Chain, values: dict[str, int]) -> None:
     tree = PayoutTree(values.items())
-    verify_on_chain = chain.distributor.functions.verifyProof
+    dist = chain.distributor.functions
     for account, amount in values.items():
         proof = tree.proof(account)
         assert verify(tree.root, leaf_hash(account, amount), proof)
-        assert verify_on_chain(tree.root, account, amount, proof).call()
-        assert not verify_on_chain(tree.root, account, amount + 1, proof).call()
+        assert dist.verifyProof(tree.root, account, amount, proof).call()
+        assert not dist.verifyProof(tree.root, account, amount + 1, proof).call()
     assert bytes(chain.distributor.functions.leaf(account, amount).call()) == leaf_hash(
         account, amount
     )

@@ -1,0 +1,130 @@
+"""The Python bindings: anvil lifecycle and persistence, deployment save/load/connect, sending
+from a local signing key, revert decoding."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from contracts import errors
+from contracts.anvil import AnvilError, AnvilNode
+from contracts.deploy import Deployment, connect, deploy_all
+from contracts.transact import call, transact
+from tests.contracts.chain import Chain
+
+
+def test_snapshot_revert_and_mining(chain: Chain) -> None:
+    node = chain.node
+    start = int(node.rpc("eth_blockNumber"), 16)
+    snapshot = node.snapshot()
+    node.mine(3)
+    assert int(node.rpc("eth_blockNumber"), 16) == start + 3
+    before = node.latest_timestamp()
+    node.increase_time(1_000)
+    node.mine()
+    assert node.latest_timestamp() >= before + 1_000
+    node.revert(snapshot)
+    assert int(node.rpc("eth_blockNumber"), 16) == start
+    with pytest.raises(AnvilError):
+        node.rpc("no_such_method")
+
+
+def test_manual_mining_mode(tmp_path: Path) -> None:
+    with AnvilNode(chain_id=4242, auto_mine=False, accounts=2) as node:
+        w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+        assert w3.eth.chain_id == 4242
+        tx = w3.eth.send_transaction({"from": node.accounts[0], "to": node.accounts[1], "value": 1})
+        assert w3.eth.get_transaction(tx)["blockNumber"] is None
+        node.mine()
+        assert w3.eth.get_transaction_receipt(tx)["status"] == 1
+
+
+def test_state_file_survives_sigkill_and_deployment_round_trips(tmp_path: Path) -> None:
+    state = tmp_path / "chain.json"
+    saved = tmp_path / "deployment.json"
+    with AnvilNode(state_file=state, chain_id=31338, accounts=6) as node:
+        w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+        a = node.accounts
+        deployment = deploy_all(
+            w3,
+            node.dev_accounts[0],  # signs locally: the production path
+            settlement=a[1],
+            guardian=a[2],
+            treasury=a[3],
+            dust=a[4],
+            epoch_length_s=60,
+            challenge_window_s=10,
+            withdrawal_delay_s=100,
+            dev_token=True,
+        )
+        deployment.save(saved)
+        time.sleep(2.5)  # --state-interval 1
+        process = node._process
+        assert process is not None
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    loaded = Deployment.load(saved)
+    assert loaded == deployment
+    assert loaded.epoch_at(loaded.epoch_genesis + 61) == 1
+    with AnvilNode(state_file=state, chain_id=31338, accounts=6) as node:
+        w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+        bound = connect(w3, loaded)
+        assert bound.token.functions.decimals().call() == 6
+    with AnvilNode(chain_id=31339, accounts=1) as other:
+        with pytest.raises(ValueError, match="chain 31338"):
+            connect(Web3(Web3.HTTPProvider(other.rpc_url)), loaded)
+    with AnvilNode(chain_id=31338, accounts=1) as empty:
+        with pytest.raises(ValueError, match="no contract code"):
+            connect(Web3(Web3.HTTPProvider(empty.rpc_url)), loaded)
+
+
+def test_deployment_json_rejects_other_formats() -> None:
+    with pytest.raises(ValueError, match="format"):
+        Deployment.from_json('{"format": 99}')
+
+
+def test_deploy_all_needs_exactly_one_token_choice(chain: Chain) -> None:
+    kwargs = {
+        "settlement": chain.roles.settlement.address,
+        "guardian": chain.roles.guardian.address,
+        "treasury": chain.roles.treasury.address,
+        "dust": chain.roles.dust.address,
+        "epoch_length_s": 60,
+        "challenge_window_s": 1,
+        "withdrawal_delay_s": 1,
+    }
+    with pytest.raises(ValueError, match="exactly one"):
+        deploy_all(chain.w3, chain.roles.deployer.address, dev_token=False, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="exactly one"):
+        deploy_all(
+            chain.w3,
+            chain.roles.deployer.address,
+            dev_token=True,
+            token=chain.deployment.token,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+def test_missing_binary_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(AnvilError, match="anvil binary not found"):
+        AnvilNode(binary=tmp_path / "anvil", accounts=1).start()
+
+
+def test_reverts_decode_for_local_signers_and_calls(chain: Chain) -> None:
+    signer = chain.roles.fan  # a LocalAccount: signs here, sends raw
+    receipt = transact(chain.w3, chain.token.functions.faucet(signer.address, 5), signer)
+    assert receipt["status"] == 1
+    with pytest.raises(errors.FaucetLimitExceeded):
+        transact(chain.w3, chain.token.functions.faucet(signer.address, 10**30), signer)
+    with pytest.raises(errors.UnknownModel):
+        call(chain.registry.functions.termsAt(b"\x01" * 32, 0))
+    with pytest.raises(errors.NotAccount):
+        call(
+            chain.distributor.functions.claim(chain.roles.creator.address, 1, []),
+            sender=signer.address,
+        )
