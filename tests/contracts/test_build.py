@@ -124,3 +124,23 @@ def test_every_external_function_and_error_is_exercised(name: str) -> None:
     assert untested == []
     raised = {i["name"] for i in abi if i["type"] == "error"} - UNREACHABLE_ERRORS
     assert sorted(e for e in raised if f"errors.{e}" not in source) == []
+
+
+def test_every_external_function_has_natspec() -> None:
+    missing = []
+    for path in sorted((CONTRACTS_DIR / "src").glob("*.sol")):
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if not line.strip().startswith("function "):
+                continue
+            header = " ".join(lines[i : i + 8]).split("{")[0]
+            if " external" not in header and " public" not in header:
+                continue
+            j = i - 1
+            doc = []
+            while j >= 0 and lines[j].strip().startswith("///"):
+                doc.append(lines[j])
+                j -= 1
+            if not any("@notice" in d or "@inheritdoc" in d for d in doc):
+                missing.append(f"{path.name}:{i + 1}: {line.strip()}")
+    assert missing == []
