@@ -119,6 +119,11 @@ def correct_octaves(f0: F64, *, window: int = 41) -> F64:
     of the voiced frames around it is moved by whole octaves towards that median.
     """
     out = f0.astype(np.float64).copy()
+    # Remove isolated voiced blips shorter than 3 frames: they are tracker noise.
+    edges = np.diff(np.concatenate([[0], (out > 0).astype(np.int8), [0]]))
+    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        if stop - start < 3:
+            out[start:stop] = 0.0
     voiced = out > 0
     if voiced.sum() < 3:
         return out
@@ -130,11 +135,6 @@ def correct_octaves(f0: F64, *, window: int = 41) -> F64:
     dev = lf - med
     shift = np.where(voiced & (np.abs(dev) > 0.6), -np.round(dev), 0.0)
     out[voiced] = 2.0 ** (lf[voiced] + shift[voiced])
-    # Remove isolated voiced blips shorter than 3 frames: they are tracker noise.
-    edges = np.diff(np.concatenate([[0], voiced.astype(np.int8), [0]]))
-    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-        if stop - start < 3:
-            out[start:stop] = 0.0
     return out
 
 

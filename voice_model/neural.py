@@ -223,7 +223,8 @@ def train_decoder(
         loss.backward()
         opt.step()
         sched.step()
-        loss_avg = float(loss) if math.isnan(loss_avg) else 0.98 * loss_avg + 0.02 * float(loss)
+        value = float(loss.detach())
+        loss_avg = value if math.isnan(loss_avg) else 0.98 * loss_avg + 0.02 * value
         if progress and step % 50 == 0:
             progress(step / dcfg.steps, f"training decoder (L1 {loss_avg:.3f})")
     model.eval()
