@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from studio.error_handlers import install_error_handlers
+from studio.jobs.embedded import EmbeddedWorkers
 from studio.middleware import RequestContextMiddleware
-from studio.routes import auth, health, me, objects, platforms, uploads
+from studio.routes import auth, health, jobs, me, objects, platforms, uploads, voices
 from studio.schemas import ErrorBody
 from studio.services import Services, build_services, prepare_store, require_backends
 from studio.settings import Settings, get_settings
@@ -44,9 +45,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if removed:
             log.info("removed stale upload scratch files", extra={"count": removed})
         app.state.services = svc
+        workers = None
+        if settings.job_broker == "embedded" and settings.embedded_workers > 0:
+            workers = EmbeddedWorkers(svc, settings.embedded_workers)
+            svc.dispatch = lambda _job_id: workers.wake()
+            workers.start()
+        elif settings.job_broker == "celery":
+            from studio.jobs.celery_app import dispatch_to_celery
+
+            svc.dispatch = dispatch_to_celery(settings)
         try:
             yield
         finally:
+            if workers is not None:
+                workers.stop()
             if services is None:
                 svc.close()
 
@@ -59,6 +71,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    for module in (health, auth, me, platforms, uploads, objects):
+    for module in (health, auth, me, platforms, uploads, objects, voices, jobs):
         app.include_router(module.router)
     return app

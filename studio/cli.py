@@ -54,6 +54,20 @@ def migrate(revision: str = typer.Argument("head")) -> None:
 
 
 @app.command()
+def worker(concurrency: int = typer.Option(1, help="Jobs run at once by this process")) -> None:
+    """Run a Celery job worker (TIMBRE_JOB_BROKER=celery) until stopped."""
+    from studio.jobs.celery_app import worker_main
+    from studio.logs import configure_logging
+
+    settings = _settings_or_exit()
+    if settings.job_broker != "celery":
+        typer.secho("timbre worker needs TIMBRE_JOB_BROKER=celery", fg="red", err=True)
+        raise typer.Exit(2)
+    configure_logging(settings.log_level)
+    worker_main(settings, concurrency)
+
+
+@app.command()
 def run(
     host: str | None = typer.Option(None, help="Bind address (default TIMBRE_HOST)"),
     port: int | None = typer.Option(None, help="Port (default TIMBRE_PORT)"),

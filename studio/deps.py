@@ -59,6 +59,18 @@ def current_account(session: CurrentSession) -> Account:
 CurrentAccount = Annotated[Account, Depends(current_account)]
 
 
+def optional_account(
+    db: DbDep, services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+) -> Account | None:
+    """The signed-in account on public routes that show more to the owner; None if anonymous."""
+    if not authorization:
+        return None
+    return resolve_session(db, bearer_token(authorization), services.clock()).account
+
+
+OptionalAccount = Annotated[Account | None, Depends(optional_account)]
+
+
 def require_role(*roles: str) -> Callable[[Account], Account]:
     """A dependency admitting a signed-in account holding at least one of ``roles``."""
 
@@ -75,6 +87,8 @@ def require_role(*roles: str) -> Callable[[Account], Account]:
 
 
 CreatorOrFan = Annotated[Account, Depends(require_role("creator", "fan"))]
+Creator = Annotated[Account, Depends(require_role("creator"))]
+Fan = Annotated[Account, Depends(require_role("fan"))]
 
 
 def current_api_key(

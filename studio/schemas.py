@@ -101,3 +101,108 @@ class BackendOut(BaseModel):
 class ReadyOut(BaseModel):
     status: Literal["ready", "unavailable"]
     backends: list[BackendOut]
+
+
+# --- voices and terms ---------------------------------------------------------------------
+
+
+class TermsOut(BaseModel):
+    version: int
+    payout_address: str
+    creator_bps: int
+    fan_bps: int
+    platform_bps: int
+    price_per_play: str = Field(description="Token base units (decimal string)")
+    approval_required: bool
+    metadata_uri: str | None
+    status: str
+    effective_epoch: int | None
+    created_at: datetime
+
+
+class VoiceOut(BaseModel):
+    id: uuid.UUID
+    creator_address: str
+    name: str
+    description: str | None
+    status: str
+    method: str | None
+    artifact_sha256: str | None
+    created_at: datetime
+    retired_at: datetime | None
+    terms: TermsOut | None
+
+
+class TermsIn(BaseModel):
+    payout_address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    creator_bps: int = Field(ge=0, le=10_000)
+    fan_bps: int = Field(ge=0, le=10_000)
+    platform_bps: int = Field(ge=0, le=10_000)
+    price_per_play: str = Field(pattern=r"^[0-9]{1,18}$", description="Token base units")
+    approval_required: bool = False
+    metadata_uri: str = Field(default="", max_length=512)
+    nonce: str = Field(pattern=r"^[0-9]{1,78}$")
+    deadline: int = Field(gt=0, description="Unix seconds")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{2,2048}$")
+
+
+class AcceptTermsIn(BaseModel):
+    terms_version: int = Field(ge=1)
+
+
+class AcceptanceOut(BaseModel):
+    voice_model_id: uuid.UUID
+    terms_version: int
+    accepted_at: datetime
+
+
+# --- jobs -----------------------------------------------------------------------------------
+
+
+class TrainJobIn(BaseModel):
+    kind: Literal["train"]
+    upload_ids: list[uuid.UUID] = Field(min_length=1, max_length=50)
+    name: str = Field(min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=2000)
+    method: Literal["baseline", "neural"] | None = None
+    mode: Literal["speech", "singing"] = "speech"
+    max_minutes: float = Field(default=10.0, gt=0, le=30)
+
+
+class ConvertJobIn(BaseModel):
+    kind: Literal["convert"]
+    upload_id: uuid.UUID
+    voice_model_id: uuid.UUID
+    transpose: float = Field(default=0.0, ge=-24, le=24, description="Semitones")
+    index_rate: float = Field(default=0.5, ge=0, le=1)
+    protect: float = Field(default=0.33, ge=0, le=1)
+    accompaniment_upload_id: uuid.UUID | None = None
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class JobOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    status: str
+    stage: str
+    percent: float
+    voice_model_id: uuid.UUID | None
+    result_sha256: str | None
+    error: JobError | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobResultOut(BaseModel):
+    job_id: uuid.UUID
+    kind: str
+    sha256: str
+    url: str | None = Field(description="Short-lived download URL (conversions)")
+    expires_at: datetime | None
+    voice_model_id: uuid.UUID | None

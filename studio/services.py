@@ -4,6 +4,7 @@ runs is decided here, once."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
+from contracts.deploy import Deployment
 from storage import LocalObjectStore, ObjectStore, S3ObjectStore, StorageError
 from studio.db.engine import check_database, make_engine, make_session_factory
 from studio.errors import ConfigurationError
@@ -29,7 +31,10 @@ class Services:
     db: sessionmaker[Session]
     store: ObjectStore
     chain: Web3 | None
+    deployment: Deployment | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
+    # Hands a newly queued job to the job runner (embedded workers or Celery); set at start-up.
+    dispatch: Callable[[uuid.UUID], None] = field(default=lambda _job_id: None)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -57,6 +62,22 @@ def build_chain(settings: Settings) -> Web3 | None:
     return Web3(Web3.HTTPProvider(settings.chain_rpc_url, request_kwargs={"timeout": 5}))
 
 
+def load_deployment(settings: Settings) -> Deployment | None:
+    if settings.deployment_file is None:
+        return None
+    try:
+        deployment = Deployment.load(settings.deployment_file)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigurationError("TIMBRE_DEPLOYMENT_FILE", f"cannot read it: {exc}") from exc
+    if deployment.chain_id != settings.chain_id:
+        raise ConfigurationError(
+            "TIMBRE_DEPLOYMENT_FILE",
+            f"deployment is for chain {deployment.chain_id}, "
+            f"TIMBRE_CHAIN_ID is {settings.chain_id}",
+        )
+    return deployment
+
+
 def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.resolved_database_url)
     return Services(
@@ -65,6 +86,7 @@ def build_services(settings: Settings) -> Services:
         db=make_session_factory(engine),
         store=build_store(settings),
         chain=build_chain(settings),
+        deployment=load_deployment(settings),
     )
 
 

@@ -57,10 +57,15 @@ class Settings(BaseSettings):
     # Empty means no chain configured: sign-in works for EOAs only (no ERC-1271 check).
     chain_rpc_url: str = ""
     chain_id: int = 31337
+    # contracts.deploy.Deployment JSON (addresses of VoiceRegistry, PlayEscrow, ...).
+    deployment_file: Path | None = None
 
     # --- jobs -----------------------------------------------------------------------------
     job_broker: Literal["embedded", "celery"] = "embedded"
     broker_url: str = ""  # e.g. redis://127.0.0.1:6379/0 when job_broker=celery
+    # Redis redelivers an unacknowledged task (its worker died) after this many seconds.
+    celery_visibility_timeout_s: int = Field(default=300, gt=0)
+    celery_queue: str = "timbre-jobs"
 
     # --- secrets --------------------------------------------------------------------------
     # HMAC key for signed object URLs (and anything else the service signs for itself).
@@ -69,6 +74,20 @@ class Settings(BaseSettings):
     # --- auth -----------------------------------------------------------------------------
     session_ttl_s: int = Field(default=24 * 3600, gt=0)
     nonce_ttl_s: int = Field(default=10 * 60, gt=0)
+
+    # --- jobs -------------------------------------------------------------------------------
+    embedded_workers: int = Field(default=1, ge=0)  # in-process workers when job_broker=embedded
+    job_heartbeat_s: float = Field(default=5.0, gt=0)
+    # A running job whose worker has not heartbeaten for this long is re-queued (or failed
+    # once it has used max attempts).
+    job_stale_after_s: float = Field(default=60.0, gt=0)
+    job_max_attempts: int = Field(default=3, ge=1)
+    max_active_jobs_per_account: int = Field(default=4, ge=1)
+    max_jobs_per_day: int = Field(default=200, ge=1)
+    train_time_budget_s: float = Field(default=30 * 60.0, gt=0)
+    train_method: Literal["baseline", "neural"] = "neural"
+    model_cache_size: int = Field(default=8, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
     # --- uploads --------------------------------------------------------------------------
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
@@ -92,6 +111,8 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"TIMBRE_OBJECT_STORE=s3 needs {', '.join(missing)}")
+        if self.deployment_file is not None and not self.chain_rpc_url:
+            raise ValueError("TIMBRE_DEPLOYMENT_FILE needs TIMBRE_CHAIN_RPC_URL")
         if self.job_broker == "celery" and not self.broker_url:
             raise ValueError("TIMBRE_JOB_BROKER=celery needs TIMBRE_BROKER_URL")
         if self.secret_key is not None:

@@ -263,7 +263,7 @@ class Job(Base):
     )
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
-    stage: Mapped[str] = mapped_column(String(32), nullable=False, default="queued")
+    stage: Mapped[str] = mapped_column(String(64), nullable=False, default="queued")
     percent: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     voice_model_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("voice_models.id"))
@@ -279,6 +279,23 @@ class Job(Base):
     created_at: Mapped[datetime] = _created()
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobEvent(Base):
+    """One step of a job's progress, appended in order; SSE streams these by id."""
+
+    __tablename__ = "job_events"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    stage: Mapped[str] = mapped_column(String(64), nullable=False)
+    percent: Mapped[float] = mapped_column(Float, nullable=False)
+    message: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = _created()
 
 
 class JobInput(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 14:19:29.866759
+Create Date: 2026-11-25
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def upgrade() -> None:
         sa.Column("owner_id", sa.Uuid(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("stage", sa.String(length=32), nullable=False),
+        sa.Column("stage", sa.String(length=64), nullable=False),
         sa.Column("percent", sa.Float(), nullable=False),
         sa.Column("params", sa.JSON(), nullable=False),
         sa.Column("voice_model_id", sa.Uuid(), nullable=True),
@@ -303,6 +303,28 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("vouchers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_vouchers_platform_id"), ["platform_id"], unique=False)
+
+    op.create_table(
+        "job_events",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("job_id", sa.Uuid(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("stage", sa.String(length=64), nullable=False),
+        sa.Column("percent", sa.Float(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=True),
+        sa.Column("at", studio.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["jobs.id"], name=op.f("fk_job_events_job_id_jobs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_job_events")),
+    )
+    with op.batch_alter_table("job_events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_job_events_job_id"), ["job_id"], unique=False)
 
     op.create_table(
         "job_inputs",
@@ -416,6 +438,10 @@ def downgrade() -> None:
     op.drop_table("tracks")
     op.drop_table("terms_acceptances")
     op.drop_table("job_inputs")
+    with op.batch_alter_table("job_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_job_events_job_id"))
+
+    op.drop_table("job_events")
     with op.batch_alter_table("vouchers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_vouchers_platform_id"))
 
