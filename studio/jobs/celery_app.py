@@ -36,6 +36,7 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         task_default_queue=settings.celery_queue,
         broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,  # keep our JSON log lines
         broker_transport_options={
             "visibility_timeout": settings.celery_visibility_timeout_s,
             "unacked_restore_interval": 1,
