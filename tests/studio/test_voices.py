@@ -1,0 +1,190 @@
+"""Creator-signed terms (EIP-712 for the real VoiceRegistry on anvil) and the catalogue."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from web3 import Web3
+
+from contracts.anvil import AnvilNode
+from contracts.deploy import Deployment, deploy_all
+from contracts.eip712 import ModelTerms, registry_domain, sign_model_terms
+from studio.db.models import Account, VoiceModel
+from studio.services import Services
+from tests.studio.wallets import Wallet, sign_in
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AnvilNode, Path]]:
+    with AnvilNode() as node:
+        w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+        dev = node.dev_accounts
+        deployment = deploy_all(
+            w3,
+            dev[0],
+            settlement=dev[1].address,
+            guardian=dev[2].address,
+            treasury=dev[3].address,
+            dust=dev[4].address,
+            epoch_length_s=3600,
+            challenge_window_s=60,
+            withdrawal_delay_s=3600,
+            dev_token=True,
+        )
+        path = tmp_path_factory.mktemp("deployment") / "deployment.json"
+        deployment.save(path)
+        yield node, path
+
+
+@pytest.fixture
+def app(chain: tuple[AnvilNode, Path], make_client: Callable[..., TestClient]) -> TestClient:
+    node, path = chain
+    return make_client(chain_rpc_url=node.rpc_url, chain_id=node.chain_id, deployment_file=path)
+
+
+def _trained_voice(client: TestClient, wallet: Wallet) -> str:
+    """A voice with a trained artifact, set up directly (training is tested in test_jobs)."""
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    with services.db() as db:
+        creator = db.scalars(select(Account).where(Account.address == wallet.address)).one()
+        vm = VoiceModel(
+            creator_id=creator.id,
+            name="Test voice",
+            status="ready",
+            method="baseline",
+            artifact_sha256=hashlib.sha256(uuid.uuid4().bytes).hexdigest(),
+            created_at=services.clock(),
+        )
+        db.add(vm)
+        db.commit()
+        return str(vm.id)
+
+
+def _terms(wallet: Wallet, artifact: str, **changes: Any) -> ModelTerms:
+    base = ModelTerms(
+        creator=wallet.address,
+        payout=wallet.address,
+        artifact_hash=bytes.fromhex(artifact),
+        metadata_uri="ipfs://voice",
+        creator_bps=5000,
+        fan_bps=4000,
+        platform_bps=1000,
+        price_per_play=3000,
+        approval_required=False,
+        nonce=1,
+        deadline=int(time.time()) + 3600,
+    )
+    return replace(base, **changes)
+
+
+def _body(terms: ModelTerms, signature: bytes) -> dict[str, Any]:
+    return {
+        "payout_address": terms.payout,
+        "creator_bps": terms.creator_bps,
+        "fan_bps": terms.fan_bps,
+        "platform_bps": terms.platform_bps,
+        "price_per_play": str(terms.price_per_play),
+        "approval_required": terms.approval_required,
+        "metadata_uri": terms.metadata_uri,
+        "nonce": str(terms.nonce),
+        "deadline": terms.deadline,
+        "signature": "0x" + signature.hex(),
+    }
+
+
+def test_creator_signs_terms_and_the_voice_opens(app: TestClient) -> None:
+    services: Services = app.app.state.services  # type: ignore[attr-defined]
+    deployment: Deployment = services.deployment  # type: ignore[assignment]
+    domain = registry_domain(deployment.chain_id, deployment.registry)
+    creator = Wallet.new()
+    headers = sign_in(app, creator, roles=("creator",))
+    voice_id = _trained_voice(app, creator)
+    artifact = app.get(f"/v1/voices/{voice_id}", headers=headers).json()["artifact_sha256"]
+    key = bytes(creator.account.key)
+
+    terms = _terms(creator, artifact)
+    r = app.post(
+        f"/v1/voices/{voice_id}/terms",
+        json=_body(terms, sign_model_terms(key, domain, terms)),
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["version"] == 1 and r.json()["price_per_play"] == "3000"
+    catalogue = {v["id"]: v for v in app.get("/v1/voices").json()}
+    assert catalogue[voice_id]["terms"]["creator_bps"] == 5000
+
+    newer = _terms(creator, artifact, nonce=2, price_per_play=4000)
+    r = app.post(
+        f"/v1/voices/{voice_id}/terms",
+        json=_body(newer, sign_model_terms(key, domain, newer)),
+        headers=headers,
+    )
+    assert r.status_code == 201 and r.json()["version"] == 2
+
+
+def test_terms_signature_must_be_the_creators_for_this_registry(app: TestClient) -> None:
+    services: Services = app.app.state.services  # type: ignore[attr-defined]
+    deployment: Deployment = services.deployment  # type: ignore[assignment]
+    domain = registry_domain(deployment.chain_id, deployment.registry)
+    creator, impostor = Wallet.new(), Wallet.new()
+    headers = sign_in(app, creator, roles=("creator",))
+    voice_id = _trained_voice(app, creator)
+    artifact = app.get(f"/v1/voices/{voice_id}", headers=headers).json()["artifact_sha256"]
+    key = bytes(creator.account.key)
+    terms = _terms(creator, artifact)
+    url = f"/v1/voices/{voice_id}/terms"
+
+    def post(body: dict[str, Any], h: dict[str, str] = headers) -> tuple[int, str]:
+        r = app.post(url, json=body, headers=h)
+        return r.status_code, r.json().get("error", {}).get("code", "")
+
+    cases = {
+        "impostor": _body(terms, sign_model_terms(bytes(impostor.account.key), domain, terms)),
+        "other chain": _body(
+            terms, sign_model_terms(key, registry_domain(1, deployment.registry), terms)
+        ),
+        "other contract": _body(
+            terms,
+            sign_model_terms(key, registry_domain(deployment.chain_id, deployment.escrow), terms),
+        ),
+        "other price than signed": {
+            **_body(terms, sign_model_terms(key, domain, terms)),
+            "price_per_play": "1",
+        },
+    }
+    for name, body in cases.items():
+        assert post(body) == (403, "terms_bad_signature"), name
+
+    expired = _terms(creator, artifact, deadline=int(time.time()) - 1)
+    assert post(_body(expired, sign_model_terms(key, domain, expired))) == (
+        400,
+        "signature_expired",
+    )
+    lopsided = _terms(creator, artifact, platform_bps=2000)
+    assert post(_body(lopsided, sign_model_terms(key, domain, lopsided))) == (400, "shares_not_100")
+
+    # only its creator can set a voice's terms
+    other_creator = sign_in(app, Wallet.new(), roles=("creator",))
+    assert post(_body(terms, sign_model_terms(key, domain, terms)), other_creator)[0] == 404
+    fan = sign_in(app, Wallet.new(), roles=("fan",))
+    assert post(_body(terms, sign_model_terms(key, domain, terms)), fan) == (403, "role_required")
+    assert app.get(f"/v1/voices/{voice_id}").status_code == 404  # still closed
+
+
+def test_without_a_chain_terms_cannot_be_signed(client: TestClient) -> None:
+    creator = Wallet.new()
+    headers = sign_in(client, creator, roles=("creator",))
+    voice_id = _trained_voice(client, creator)
+    artifact = client.get(f"/v1/voices/{voice_id}", headers=headers).json()["artifact_sha256"]
+    body = _body(_terms(creator, artifact), b"\x11" * 65)
+    r = client.post(f"/v1/voices/{voice_id}/terms", json=body, headers=headers)
+    assert (r.status_code, r.json()["error"]["code"]) == (503, "chain_not_configured")
