@@ -24,6 +24,7 @@ import torch
 
 NOISE_TABLE_SAMPLES = 1 << 20
 WINDOW_HOPS = 4
+UNVOICED_PHASE_HZ = 100.0
 # Gains that make this synthesiser's output level match pyworld.synthesize for the same
 # features (measured on speech at 24 kHz: periodic and aperiodic parts separately).
 PERIODIC_GAIN = 1.0
@@ -44,19 +45,6 @@ def upsample_frames(x: torch.Tensor, hop: int, n_samples: int) -> torch.Tensor:
     hi = (lo + 1).clamp(max=t - 1)
     w = pos - lo.to(x.dtype)
     return x[..., lo] * (1 - w) + x[..., hi] * w
-
-
-def fill_unvoiced(f0: torch.Tensor) -> torch.Tensor:
-    """``(B, T)`` F0 with each unvoiced frame set to the nearest preceding voiced value
-    (the first voiced value before any voicing; 100 Hz if none is voiced)."""
-    t = f0.shape[-1]
-    ar = torch.arange(t, device=f0.device).expand_as(f0)
-    voiced = f0 > 0
-    fwd = torch.where(voiced, ar, torch.zeros_like(ar)).cummax(dim=-1).values
-    first = torch.where(voiced, ar, torch.full_like(ar, t)).min(dim=-1, keepdim=True).values
-    fwd = torch.where(ar < first, first.clamp(max=t - 1).expand_as(ar), fwd)
-    out = torch.gather(f0, -1, fwd)
-    return torch.where(out > 0, out, torch.full_like(out, 100.0))
 
 
 def pulse_phase(
@@ -133,10 +121,11 @@ def synthesize(
     n_fft = 2 * (n_bins - 1)
     n = (t - 1) * hop
     device = f0.device
-    # Phase runs on F0 held through unvoiced gaps: interpolating towards 0 Hz would stretch
-    # the last periods and make loud clicks at every voicing boundary.
+    # Phase runs on a fixed 100 Hz through unvoiced frames: interpolating towards 0 Hz would
+    # stretch the last periods (clicks), and holding the neighbouring F0 would make the
+    # phase depend on where a chunk starts.
     voiced_frames = f0 > 0
-    f0s = upsample_frames(fill_unvoiced(f0), hop, n).clamp(min=20.0)
+    f0s = upsample_frames(torch.where(voiced_frames, f0, UNVOICED_PHASE_HZ), hop, n)
     voiced = upsample_frames(voiced_frames.to(sp.dtype), hop, n)
     phase = pulse_phase(f0s, sample_rate, phase_anchor)
     table = _noise_table(str(device))
