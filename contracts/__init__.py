@@ -31,18 +31,23 @@ from contracts.eip712 import (
 from contracts.errors import ContractError, decode_revert
 from contracts.merkle import PayoutTree, leaf_hash
 from contracts.transact import TransactionReverted, call, transact
+from contracts.views import ChannelState, Model, TermsVersion, Track
 
 __all__ = [
     "AnvilError",
     "AnvilNode",
     "Artifact",
+    "ChannelState",
     "ContractError",
     "Contracts",
     "Deployment",
     "Eip712Domain",
+    "Model",
     "ModelTerms",
     "PayoutTree",
     "SignatureError",
+    "TermsVersion",
+    "Track",
     "TrackApproval",
     "TransactionReverted",
     "Voucher",

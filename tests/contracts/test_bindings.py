@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from contracts import errors
+from contracts import errors, views
 from contracts.anvil import AnvilError, AnvilNode
 from contracts.deploy import Deployment, connect, deploy_all
 from contracts.transact import call, transact
@@ -128,3 +128,34 @@ def test_reverts_decode_for_local_signers_and_calls(chain: Chain) -> None:
             chain.distributor.functions.claim(chain.roles.creator.address, 1, []),
             sender=signer.address,
         )
+
+
+def test_typed_views(chain: Chain) -> None:
+    model_id = chain.register_model()
+    song = b"\x71" * 32
+    fan = chain.roles.fan
+    chain.tx(chain.registry.functions.registerTrack(model_id, song, fan.address, 0, b""), fan)
+    epoch = chain.epoch()
+    m = views.model(chain.registry, model_id)
+    assert m is not None and (m.creator, m.retired) == (chain.roles.creator.address, False)
+    assert views.model(chain.registry, b"\x00" * 32) is None
+    terms = views.terms_at(chain.registry, model_id, epoch)
+    assert (terms.creator_bps + terms.fan_bps + terms.platform_bps, terms.from_epoch) == (
+        views.BPS,
+        epoch,
+    )
+    t = views.track(chain.registry, song)
+    assert t is not None and (t.model_id, t.fan) == (model_id, fan.address)
+    assert views.track(chain.registry, b"\x72" * 32) is None
+    assert views.track_terms_at(chain.registry, song, epoch) == (terms, fan.address)
+    with pytest.raises(errors.UnknownTrack):
+        views.track_terms_at(chain.registry, b"\x72" * 32, epoch)
+    channel_id = chain.open_channel(5)
+    state = views.channel(chain.escrow, channel_id)
+    assert state is not None
+    assert (state.balance, state.owner, state.token) == (
+        5,
+        chain.roles.platform.address,
+        chain.deployment.token,
+    )
+    assert views.channel(chain.escrow, 999) is None
