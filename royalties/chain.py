@@ -1,0 +1,177 @@
+"""The settlement's on-chain steps, each safe to run again after a crash. Base units.
+
+Every step reads the chain first and sends only what is still missing, so killing the process
+at any point and running the step again finishes it without a second payment or a second root:
+
+* :func:`claim_latest_vouchers` skips vouchers whose ``seq`` the escrow has already redeemed
+  (``lastSeq``); if a claim transaction is mined twice anyway, the contract rejects the second
+  copy's vouchers as stale and pays nothing.
+* :func:`propose_root_once` proposes only while the distributor still expects this epoch
+  (``nextEpoch() <= epoch``); if the root is already there it checks that it is the same root.
+
+Reads used by the settlement to build its inputs: :func:`channel_claimed`,
+:func:`terms_in_force`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+
+from contracts.eip712 import Voucher
+from contracts.errors import decode_revert
+from contracts.transact import Sender, transact
+from royalties.errors import ChainError
+from royalties.payouts import Payouts
+from royalties.splits import Terms
+
+
+def channel_state(escrow: Contract, channel_id: int) -> dict[str, Any]:
+    """``PlayEscrow.getChannel`` by field name, as the ABI names them (``claimed``,
+    ``lastSeq``, ``balance``... amounts in base units); names, not positions, so a repacked
+    struct does not shift the values."""
+    fn = escrow.functions.getChannel(channel_id)
+    names = [c["name"] for c in fn.abi["outputs"][0]["components"]]
+    return dict(zip(names, fn.call(), strict=True))
+
+
+def channel_claimed(escrow: Contract, channel_ids: Iterable[int]) -> dict[int, int]:
+    """Each channel's cumulative amount redeemed on-chain."""
+    return {c: int(channel_state(escrow, c)["claimed"]) for c in channel_ids}
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """What :func:`claim_latest_vouchers` did: transactions sent, base units redeemed per
+    channel by them, channels rejected (with the decoded reason) and channels skipped because
+    their voucher was already redeemed."""
+
+    tx_hashes: tuple[bytes, ...]
+    redeemed: Mapping[int, int]
+    rejected: Mapping[int, str]
+    skipped: tuple[int, ...]
+
+
+def claim_latest_vouchers(
+    w3: Web3, escrow: Contract, sender: Sender, vouchers: Sequence[tuple[Voucher, bytes]]
+) -> ClaimResult:
+    """Redeems each channel's latest voucher in ``PlayEscrow.claim`` batches of at most
+    ``MAX_CLAIM_BATCH``; vouchers already redeemed on-chain are skipped (no transaction at all
+    when nothing is left)."""
+    latest: dict[int, tuple[Voucher, bytes]] = {}
+    for voucher, signature in vouchers:
+        held = latest.get(voucher.channel_id)
+        if held is None or voucher.seq > held[0].seq:
+            latest[voucher.channel_id] = (voucher, signature)
+    pending: list[tuple[Voucher, bytes]] = []
+    skipped: list[int] = []
+    for channel_id in sorted(latest):
+        voucher, signature = latest[channel_id]
+        if voucher.seq <= int(channel_state(escrow, channel_id)["lastSeq"]):
+            skipped.append(channel_id)
+        else:
+            pending.append((voucher, signature))
+    batch = int(escrow.functions.MAX_CLAIM_BATCH().call())
+    hashes: list[bytes] = []
+    redeemed: dict[int, int] = {}
+    rejected: dict[int, str] = {}
+    for start in range(0, len(pending), batch):
+        chunk = [v.as_tuple(sig) for v, sig in pending[start : start + batch]]
+        receipt = transact(w3, escrow.functions.claim(chunk), sender)
+        hashes.append(bytes(receipt["transactionHash"]))
+        for event in escrow.events.VoucherRedeemed().process_receipt(receipt, errors=DISCARD):
+            redeemed[int(event["args"]["channelId"])] = int(event["args"]["amount"])
+        for event in escrow.events.VoucherRejected().process_receipt(receipt, errors=DISCARD):
+            error = decode_revert(bytes(event["args"]["reason"]))
+            rejected[int(event["args"]["channelId"])] = str(error)
+    return ClaimResult(tuple(hashes), redeemed, rejected, tuple(skipped))
+
+
+@dataclass(frozen=True)
+class ProposeResult:
+    """``tx_hash`` of the proposal, or None when the root of this epoch was already there."""
+
+    tx_hash: bytes | None
+    ready_at: int
+
+
+def propose_root_once(
+    w3: Web3,
+    distributor: Contract,
+    sender: Sender,
+    payouts: Payouts,
+    report_hash: bytes,
+    *,
+    from_block: int = 0,
+) -> ProposeResult:
+    """Proposes ``payouts``' root for its epoch unless it is already proposed.
+
+    Raises ChainError when a *different* root stands for the epoch, when a later epoch was
+    already proposed, when the guardian vetoed this very root (a person must look), or when the
+    distributor's ``totalAllocated`` is not the ``previous_total`` the payouts were built on
+    (rebuild them from fresh chain state). ``from_block``: where to start reading events (the
+    deployment's block).
+    """
+    fn = distributor.functions
+    epoch = payouts.epoch
+    standing = _last_proposal(distributor, epoch, from_block)
+    if int(fn.nextEpoch().call()) > epoch:
+        if standing is None:
+            raise ChainError(f"a later epoch than {epoch} was proposed; epoch {epoch} is closed")
+        if bytes(standing["root"]) != payouts.root:
+            raise ChainError(
+                f"epoch {epoch} already has root 0x{bytes(standing['root']).hex()}, "
+                f"not 0x{payouts.root.hex()}"
+            )
+        return ProposeResult(None, int(standing["readyAt"]))
+    if standing is not None and bytes(standing["root"]) == payouts.root:
+        raise ChainError(f"the guardian vetoed root 0x{payouts.root.hex()} of epoch {epoch}")
+    allocated = int(fn.totalAllocated().call())
+    if allocated != payouts.previous_total:
+        raise ChainError(
+            f"payouts of epoch {epoch} assume {payouts.previous_total} allocated; "
+            f"the distributor has {allocated}"
+        )
+    receipt = transact(
+        w3, fn.proposeRoot(epoch, payouts.root, payouts.epoch_total, report_hash), sender
+    )
+    events = distributor.events.RootProposed().process_receipt(receipt, errors=DISCARD)
+    return ProposeResult(bytes(receipt["transactionHash"]), int(events[0]["args"]["readyAt"]))
+
+
+def _last_proposal(distributor: Contract, epoch: int, from_block: int) -> Any:
+    logs = distributor.events.RootProposed.get_logs(
+        from_block=from_block, argument_filters={"epoch": epoch}
+    )
+    return logs[-1]["args"] if logs else None
+
+
+def terms_in_force(registry: Contract, track_id: bytes, epoch: int) -> Terms:
+    """The terms a track's plays in ``epoch`` are split with, read from ``VoiceRegistry``:
+    the model's terms version in force in ``epoch``, the track's fan and the treasury."""
+    fn = registry.functions
+    model_id, fan, _ = fn.getTrack(track_id).call()
+    if int(fan, 16) == 0:
+        raise ChainError(f"track 0x{track_id.hex()} is not registered")
+    in_force = tuple(fn.termsAt(model_id, epoch).call())
+    version = next(
+        v
+        for v in range(int(fn.termsVersionCount(model_id).call()) - 1, -1, -1)
+        if tuple(fn.termsVersion(model_id, v).call()) == in_force
+    )
+    payout, creator_bps, fan_bps, platform_bps = in_force[:4]
+    return Terms(
+        version=version,
+        creator=payout,
+        fan=fan,
+        treasury=to_checksum_address(fn.treasury().call()),
+        creator_bps=creator_bps,
+        fan_bps=fan_bps,
+        platform_bps=platform_bps,
+    )
