@@ -59,6 +59,7 @@ def pulse_phase(
 
 
 def harmonics(
+    f0_frames: torch.Tensor,
     f0s: torch.Tensor,
     voiced: torch.Tensor,
     phase: torch.Tensor,
@@ -68,41 +69,42 @@ def harmonics(
     hop: int,
     block: int = 8192,
 ) -> torch.Tensor:
-    """Additive harmonic part ``(B, N)``: harmonic k of the per-sample F0 ``f0s`` (Hz) with
-    amplitude ``2 * sqrt(power(k * f0) * f0 / sample_rate)``, the line amplitude of a pulse
-    train whose pulses carry ``power`` (``(B, T, F)``, frame rate). Rendered in blocks of
-    ``block`` samples so memory stays ``O(block * harmonics)``.
+    """Additive harmonic part ``(B, N)``.
+
+    Harmonic k has amplitude ``2 * sqrt(power(k * f0) * f0 / sample_rate)``: the line
+    amplitude of a pulse train whose pulses carry ``power`` (``(B, T, F)``). Amplitudes are
+    looked up at frame rate from ``f0_frames`` ``(B, T)`` and interpolated per sample; the
+    phase of harmonic k is ``k * phase`` (``(B, N)`` cycles). Rendered in blocks of ``block``
+    samples so memory stays ``O(block * harmonics)``.
     """
     b, t, n_bins = power.shape
     n = f0s.shape[-1]
     nyquist = sample_rate / 2
-    k_max = int(nyquist / max(float(f0s.min()), 20.0))
+    k_max = int(nyquist / max(float(f0_frames.min()), 40.0))
     k = torch.arange(1, k_max + 1, device=f0s.device, dtype=power.dtype)
     bin_hz = nyquist / (n_bins - 1)
+    freqs = f0_frames[..., None].to(power.dtype) * k  # (B, T, K)
+    pos = (freqs / bin_hz).clamp(max=n_bins - 1)
+    bl = pos.floor().long().clamp(max=n_bins - 2)
+    wb = pos - bl.to(pos.dtype)
+    pw = torch.gather(power, 2, bl) * (1 - wb) + torch.gather(power, 2, bl + 1) * wb
+    amp_frames = 2.0 * torch.sqrt(pw.clamp(min=0.0) * f0_frames[..., None] / sample_rate)
     out = torch.zeros(b, n, device=f0s.device, dtype=power.dtype)
     frame_pos = torch.arange(n, device=f0s.device, dtype=power.dtype) / hop
+    # Fractional phase in double, then harmonics in single precision (k * 1e-7 cycles).
+    frac = torch.remainder(phase, 1.0).to(power.dtype)
     for start in range(0, n, block):
         stop = min(n, start + block)
         fr = frame_pos[start:stop]
-        f0b = f0s[:, start:stop].to(power.dtype)
-        freqs = f0b[..., None] * k  # (B, S, K)
-        # Envelope at each harmonic: bilinear in (frame, bin).
         lo = fr.floor().long().clamp(max=t - 1)
         hi = (lo + 1).clamp(max=t - 1)
+        kb = min(k_max, int(nyquist / max(float(f0s[:, start:stop].min()), 40.0)))
         wt = (fr - lo.to(fr.dtype))[None, :, None]
-        pos = (freqs / bin_hz).clamp(max=n_bins - 1)
-        bl = pos.floor().long().clamp(max=n_bins - 2)
-        wb = pos - bl.to(pos.dtype)
-
-        def env(frames: torch.Tensor, bl: torch.Tensor = bl, wb: torch.Tensor = wb) -> torch.Tensor:
-            rows = power[:, frames]  # (B, S, F)
-            return torch.gather(rows, 2, bl) * (1 - wb) + torch.gather(rows, 2, bl + 1) * wb
-
-        pw = env(lo) * (1 - wt) + env(hi) * wt
-        amp = 2.0 * torch.sqrt(pw.clamp(min=0.0) * f0b[..., None] / sample_rate)
-        amp = amp * (freqs < nyquist).to(amp.dtype)
-        ph = 2 * torch.pi * torch.remainder(phase[:, start:stop, None] * k.double(), 1.0)
-        out[:, start:stop] = (amp * torch.cos(ph.to(amp.dtype))).sum(-1) * voiced[:, start:stop]
+        amp = amp_frames[:, lo, :kb] * (1 - wt) + amp_frames[:, hi, :kb] * wt  # (B, S, K)
+        below = (f0s[:, start:stop, None].to(amp.dtype) * k[:kb]) < nyquist
+        ph = frac[:, start:stop, None] * k[:kb]
+        wave = (amp * below * torch.cos(2 * torch.pi * ph)).sum(-1)
+        out[:, start:stop] = wave * voiced[:, start:stop]
     return out
 
 
@@ -153,9 +155,9 @@ def synthesize(
     spec = stft(noise)[..., :t] * (torch.sqrt(power * apt) * NOISE_GAIN)
     audio = torch.istft(spec, n_fft, hop, win_length=win, window=window, center=True, length=n)
     harmonic_power = (power * (1.0 - apt)).transpose(1, 2)  # (B, T, F)
-    audio = (
-        audio
-        + harmonics(f0s, voiced, phase, harmonic_power, sample_rate=sample_rate, hop=hop)
-        * PERIODIC_GAIN
+    f0_frames = torch.where(voiced_frames, f0, UNVOICED_PHASE_HZ)
+    periodic = harmonics(
+        f0_frames, f0s, voiced, phase, harmonic_power, sample_rate=sample_rate, hop=hop
     )
+    audio = audio + periodic * PERIODIC_GAIN
     return audio, phase
