@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-APT_PACKAGES=(espeak-ng flite sox festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
+APT_PACKAGES=(espeak-ng flite sox festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+  chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -54,3 +55,14 @@ for lock in contracts/package-lock.json frontend/package-lock.json; do
     echo "$lkey" > "$dir/node_modules/.timbre-stamp"
   fi
 done
+
+# The web app is built into frontend/dist (served by the studio) whenever its sources change.
+if [ -f frontend/package.json ]; then
+  fkey=$(find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print0 \
+    | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+  if [ "$(cat frontend/dist/.timbre-stamp 2>/dev/null || true)" != "$fkey" ]; then
+    echo "bootstrap: building the web app"
+    (cd frontend && npm run build --silent)
+    echo "$fkey" > frontend/dist/.timbre-stamp
+  fi
+fi
