@@ -11,7 +11,17 @@ from fastapi import FastAPI
 from studio.error_handlers import install_error_handlers
 from studio.jobs.embedded import EmbeddedWorkers
 from studio.middleware import RequestContextMiddleware
-from studio.routes import auth, health, jobs, me, objects, platforms, uploads, voices
+from studio.routes import (
+    auth,
+    config,
+    health,
+    jobs,
+    me,
+    objects,
+    platforms,
+    uploads,
+    voices,
+)
 from studio.schemas import ErrorBody
 from studio.services import Services, build_services, prepare_store, require_backends
 from studio.settings import Settings, get_settings
@@ -71,6 +81,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    for module in (health, auth, me, platforms, uploads, objects, voices, jobs):
+    for module in (health, config, auth, me, platforms, uploads, objects, voices, jobs):
         app.include_router(module.router)
     return app

@@ -92,6 +92,34 @@ class SignedUrlOut(BaseModel):
     expires_at: datetime
 
 
+class DeploymentOut(BaseModel):
+    chain_id: int
+    registry: str
+    escrow: str
+    distributor: str
+    token: str
+    epoch_genesis: int
+    epoch_length_s: int
+
+
+class DemoWalletOut(BaseModel):
+    label: str
+    address: str
+    private_key: str = Field(description="A public anvil dev key: for the local demo only")
+
+
+class ConfigOut(BaseModel):
+    """What the web app needs to know about this deployment."""
+
+    chain_id: int
+    public_url: str
+    token_decimals: int
+    max_upload_bytes: int
+    max_upload_duration_s: float
+    contracts: DeploymentOut | None
+    demo_wallets: list[DemoWalletOut]
+
+
 class BackendOut(BaseModel):
     name: str
     ok: bool

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     celery_visibility_timeout_s: int = Field(default=300, gt=0)
     celery_queue: str = "timbre-jobs"
 
+    # Demo mode: the web app offers this many of the local chain's well-known dev accounts as a
+    # clearly labelled "demo wallet". Their keys are public (anvil's test mnemonic); refused in
+    # production.
+    demo_wallets: int = Field(default=0, ge=0, le=10)
+
     # --- secrets --------------------------------------------------------------------------
     # HMAC key for signed object URLs (and anything else the service signs for itself).
     secret_key: SecretStr | None = None
@@ -111,6 +116,8 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"TIMBRE_OBJECT_STORE=s3 needs {', '.join(missing)}")
+        if self.demo_wallets and self.environment == "production":
+            raise ValueError("TIMBRE_DEMO_WALLETS must be 0 in production")
         if self.deployment_file is not None and not self.chain_rpc_url:
             raise ValueError("TIMBRE_DEPLOYMENT_FILE needs TIMBRE_CHAIN_RPC_URL")
         if self.job_broker == "celery" and not self.broker_url:

@@ -66,3 +66,9 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert names == {"database": True, "object_store": True}
     assert client.get("/openapi.json").json()["info"]["title"] == "Timbre"
     assert client.get("/docs").status_code == 200
+
+
+def test_config_is_public_and_hides_demo_keys_by_default(client: TestClient) -> None:
+    body = client.get("/v1/config").json()
+    assert body["chain_id"] == 31337 and body["token_decimals"] == 6
+    assert body["demo_wallets"] == [] and body["contracts"] is None
