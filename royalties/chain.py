@@ -10,7 +10,7 @@ at any point and running the step again finishes it without a second payment or 
   (``nextEpoch() <= epoch``); if the root is already there it checks that it is the same root.
 
 Reads used by the settlement to build its inputs: :func:`channel_claimed`,
-:func:`terms_in_force`.
+:class:`TermsReader`.
 """
 
 from __future__ import annotations
@@ -152,26 +152,38 @@ def _last_proposal(distributor: Contract, epoch: int, from_block: int) -> Any:
     return logs[-1]["args"] if logs else None
 
 
-def terms_in_force(registry: Contract, track_id: bytes, epoch: int) -> Terms:
-    """The terms a track's plays in ``epoch`` are split with, read from ``VoiceRegistry``:
-    the model's terms version in force in ``epoch``, the track's fan and the treasury."""
-    fn = registry.functions
-    model_id, fan, _ = fn.getTrack(track_id).call()
-    if int(fan, 16) == 0:
-        raise ChainError(f"track 0x{track_id.hex()} is not registered")
-    in_force = tuple(fn.termsAt(model_id, epoch).call())
-    version = next(
-        v
-        for v in range(int(fn.termsVersionCount(model_id).call()) - 1, -1, -1)
-        if tuple(fn.termsVersion(model_id, v).call()) == in_force
-    )
-    payout, creator_bps, fan_bps, platform_bps = in_force[:4]
-    return Terms(
-        version=version,
-        creator=payout,
-        fan=fan,
-        treasury=to_checksum_address(fn.treasury().call()),
-        creator_bps=creator_bps,
-        fan_bps=fan_bps,
-        platform_bps=platform_bps,
-    )
+class TermsReader:
+    """The terms a track's plays in an epoch are split with, read from ``VoiceRegistry``: the
+    model's terms version in force in that epoch, the track's fan and the treasury. Caches what
+    cannot change (a track's model and fan, a model's version list per epoch) so that an epoch
+    of many tracks of few models costs few calls."""
+
+    def __init__(self, registry: Contract) -> None:
+        self._fn = registry.functions
+        self._tracks: dict[bytes, tuple[bytes, str]] = {}
+        self._versions: dict[tuple[bytes, int], tuple[int, tuple[Any, ...]]] = {}
+        self._treasury: str | None = None
+
+    def terms(self, track_id: bytes, epoch: int) -> Terms:
+        """The :class:`Terms` of ``track_id`` in force in ``epoch``."""
+        if track_id not in self._tracks:
+            model_id, fan, _ = self._fn.getTrack(track_id).call()
+            if int(fan, 16) == 0:
+                raise ChainError(f"track 0x{track_id.hex()} is not registered")
+            self._tracks[track_id] = (bytes(model_id), fan)
+        model_id, fan = self._tracks[track_id]
+        key = (model_id, epoch)
+        if key not in self._versions:
+            in_force = tuple(self._fn.termsAt(model_id, epoch).call())
+            count = int(self._fn.termsVersionCount(model_id).call())
+            version = next(
+                v
+                for v in range(count - 1, -1, -1)
+                if tuple(self._fn.termsVersion(model_id, v).call()) == in_force
+            )
+            self._versions[key] = (version, in_force)
+        version, in_force = self._versions[key]
+        if self._treasury is None:
+            self._treasury = to_checksum_address(self._fn.treasury().call())
+        payout, creator_bps, fan_bps, platform_bps = in_force[:4]
+        return Terms(version, payout, fan, self._treasury, creator_bps, fan_bps, platform_bps)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -21,11 +23,12 @@ from contracts.eip712 import (
     sign_model_terms,
 )
 from contracts.transact import transact
+from royalties import settle as settle_module
 from royalties.chain import (
+    TermsReader,
     channel_claimed,
     claim_latest_vouchers,
     propose_root_once,
-    terms_in_force,
 )
 from royalties.errors import ChainError
 from royalties.gross import ChargedPlay, covered_gross
@@ -41,9 +44,11 @@ from royalties.ledger import (
 from royalties.payouts import Payouts
 from royalties.platform_meter import PlatformMeter
 from royalties.report import ChainRef, Report, build_report
+from royalties.settle import EpochSettlement, settle_epoch
 from royalties.splits import SplitState, advance, checksum
 from royalties.verify import verify_report
 from royalties.vouchers import Accepted, ChannelState, Play, accept_voucher
+from storage import LocalObjectStore
 
 EPOCH_S = 3_600
 WINDOW_S = 600
@@ -68,7 +73,7 @@ class Net:
 
 
 @pytest.fixture(scope="module")
-def net() -> Iterator[Net]:
+def base_net() -> Iterator[Net]:
     with AnvilNode() as node:
         w3 = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 60}))
         acc = node.dev_accounts
@@ -87,6 +92,15 @@ def net() -> Iterator[Net]:
         yield Net(node, w3, d, connect(w3, d), acc)
 
 
+@pytest.fixture
+def net(base_net: Net) -> Iterator[Net]:
+    snapshot = base_net.node.snapshot()
+    try:
+        yield base_net
+    finally:
+        base_net.node.revert(snapshot)
+
+
 def model_terms(net: Net, creator: LocalAccount, creator_bps: int, fan_bps: int) -> ModelTerms:
     return ModelTerms(
         creator=creator.address,
@@ -103,59 +117,80 @@ def model_terms(net: Net, creator: LocalAccount, creator_bps: int, fan_bps: int)
     )
 
 
-def test_two_epochs_end_to_end_and_resumable(net: Net) -> None:
-    deployer, settlement, _, treasury, dust, creator, fan, p1, p2, fan2 = net.acc
-    reg, escrow, dist, token = net.c.registry, net.c.escrow, net.c.distributor, net.c.token
-    rdomain = registry_domain(net.d.chain_id, net.d.registry)
-    edomain = escrow_domain(net.d.chain_id, net.d.escrow)
-    chain = ChainRef(net.d.chain_id, net.d.registry, net.d.escrow, net.d.distributor)
+class World:
+    """One model (33.33 / 33.33 / 33.34 %: remainders happen) with two fan tracks, and two
+    funded platform channels whose plays the studio accepts."""
 
-    # A model (33.33 / 33.33 / 33.34: remainders happen) and two fan tracks.
-    terms = model_terms(net, creator, 3_333, 3_333)
-    sig = sign_model_terms(bytes(creator.key), rdomain, terms)
-    net.tx(reg.functions.registerModel(terms.as_tuple(), sig, b""), deployer)
-    model_id = bytes(reg.functions.modelIdOf(creator.address, terms.artifact_hash).call())
-    tracks = {b"\xa1" * 32: fan, b"\xa2" * 32: fan2}
-    for track_id, who in tracks.items():
-        net.tx(reg.functions.registerTrack(model_id, track_id, who.address, 0, b""), settlement)
+    def __init__(self, net: Net) -> None:
+        deployer, settlement, _, _, _, creator, fan, p1, p2, fan2 = net.acc
+        self.net = net
+        reg, escrow, token = net.c.registry, net.c.escrow, net.c.token
+        self.rdomain = registry_domain(net.d.chain_id, net.d.registry)
+        self.edomain = escrow_domain(net.d.chain_id, net.d.escrow)
+        self.chain = ChainRef(net.d.chain_id, net.d.registry, net.d.escrow, net.d.distributor)
+        self.creator = creator
+        self.terms = model_terms(net, creator, 3_333, 3_333)
+        sig = sign_model_terms(bytes(creator.key), self.rdomain, self.terms)
+        net.tx(reg.functions.registerModel(self.terms.as_tuple(), sig, b""), deployer)
+        model_id = bytes(reg.functions.modelIdOf(creator.address, self.terms.artifact_hash).call())
+        self.tracks = [b"\xa1" * 32, b"\xa2" * 32]
+        for track_id, who in zip(self.tracks, (fan, fan2), strict=True):
+            net.tx(reg.functions.registerTrack(model_id, track_id, who.address, 0, b""), settlement)
+        self.states: dict[int, ChannelState] = {}
+        self.meters: dict[int, PlatformMeter] = {}
+        for platform in (p1, p2):
+            net.tx(escrow.functions.openChannel(net.d.token, platform.address), platform)
+            channel_id = int(escrow.functions.channelCount().call())
+            net.tx(token.functions.faucet(platform.address, 10**9), platform)
+            net.tx(token.functions.approve(net.d.escrow, 10**9), platform)
+            net.tx(escrow.functions.deposit(channel_id, 10**9), platform)
+            self.states[channel_id] = ChannelState(channel_id, platform.address, balance=10**9)
+            self.meters[channel_id] = PlatformMeter(channel_id, bytes(platform.key), self.edomain)
+        self.plays: list[ChargedPlay] = []
+        self.ledger: list[Transaction] = []
+        self.latest: dict[int, tuple[Voucher, bytes]] = {}
 
-    # Two platforms open and fund channels.
-    states: dict[int, ChannelState] = {}
-    meters: dict[int, PlatformMeter] = {}
-    for platform in (p1, p2):
-        net.tx(escrow.functions.openChannel(net.d.token, platform.address), platform)
-        channel_id = int(escrow.functions.channelCount().call())
-        net.tx(token.functions.faucet(platform.address, 10**9), platform)
-        net.tx(token.functions.approve(net.d.escrow, 10**9), platform)
-        net.tx(escrow.functions.deposit(channel_id, 10**9), platform)
-        states[channel_id] = ChannelState(channel_id, platform.address, balance=10**9)
-        meters[channel_id] = PlatformMeter(channel_id, bytes(platform.key), edomain)
-
-    plays: list[ChargedPlay] = []
-    ledger: list[Transaction] = []
-    latest: dict[int, tuple[Voucher, bytes]] = {}
-
-    def stream(n: int) -> None:
-        now = net.now()
+    def stream(self, n: int) -> None:
+        now = self.net.now()
+        price = self.terms.price_per_play
         for i in range(n):
-            channel_id = 1 + i % 2
-            track_id = list(tracks)[i % 3 % 2]
-            voucher, vsig = meters[channel_id].pay(track_id, terms.price_per_play, now)
-            play = Play(track_id, terms.price_per_play, now)
-            result = accept_voucher(states[channel_id], play, voucher, vsig, edomain, now=now)
+            channel_id = sorted(self.states)[i % 2]
+            track_id = self.tracks[i % 3 % 2]
+            voucher, vsig = self.meters[channel_id].pay(track_id, price, now)
+            play = Play(track_id, price, now)
+            result = accept_voucher(
+                self.states[channel_id], play, voucher, vsig, self.edomain, now=now
+            )
             assert isinstance(result, Accepted), result
-            states[channel_id] = result.state
-            latest[channel_id] = (voucher, vsig)
+            self.states[channel_id] = result.state
+            self.latest[channel_id] = (voucher, vsig)
             cumulative = voucher.cumulative_amount
-            plays.append(ChargedPlay(channel_id, voucher.seq, track_id, play.price, cumulative))
-            ledger.append(post_play(channel_id, track_id, play.price, ref=f"{channel_id}/{i}"))
+            self.plays.append(ChargedPlay(channel_id, voucher.seq, track_id, price, cumulative))
+            self.ledger.append(post_play(channel_id, track_id, price, ref=f"{channel_id}/{i}"))
+
+    def update_terms(self, creator_bps: int, fan_bps: int) -> None:
+        update = model_terms(self.net, self.creator, creator_bps, fan_bps)
+        usig = sign_model_terms(bytes(self.creator.key), self.rdomain, update)
+        reg = self.net.c.registry
+        self.net.tx(reg.functions.updateTerms(update.as_tuple(), usig, b""), self.net.acc[0])
+
+    def end_epoch(self, epoch: int) -> None:
+        self.net.warp_to(self.net.d.epoch_genesis + (epoch + 1) * EPOCH_S + 1)
+
+
+def test_two_epochs_end_to_end_and_resumable(net: Net) -> None:
+    deployer, settlement, _, treasury, dust = net.acc[:5]
+    reg, escrow, dist, token = net.c.registry, net.c.escrow, net.c.distributor, net.c.token
+    world = World(net)
+    states, latest, plays, ledger = world.states, world.latest, world.plays, world.ledger
+    chain, stream = world.chain, world.stream
 
     state = SplitState()
     reports: list[Report] = []
 
     def settle(epoch: int) -> Payouts:
         nonlocal state
-        net.warp_to(net.d.epoch_genesis + (epoch + 1) * EPOCH_S + 1)
+        world.end_epoch(epoch)
         before = channel_claimed(escrow, states)
         first = claim_latest_vouchers(net.w3, escrow, settlement.address, list(latest.values()))
         assert first.rejected == {} and len(first.tx_hashes) == 1
@@ -166,7 +201,8 @@ def test_two_epochs_end_to_end_and_resumable(net: Net) -> None:
             assert first.redeemed[c] == amount - before[c]
             ledger.append(post_channel_claim(c, amount - before[c], ref=f"claim {epoch}/{c}"))
         gross = covered_gross(plays, claimed)
-        in_force = {t: terms_in_force(reg, t, epoch) for t in gross}
+        reader = TermsReader(reg)
+        in_force = {t: reader.terms(t, epoch) for t in gross}
         dust_account = reg.functions.dustAccount().call()
         new = advance(state, epoch, gross, in_force, dust_account)
         ledger.append(post_entitlements(state, new, ref=f"epoch {epoch}"))
@@ -199,9 +235,7 @@ def test_two_epochs_end_to_end_and_resumable(net: Net) -> None:
     stream(7)
     settle(0)
     # Terms change during epoch 1 take effect in epoch 2 only.
-    update = model_terms(net, creator, 6_000, 2_500)
-    usig = sign_model_terms(bytes(creator.key), rdomain, update)
-    net.tx(reg.functions.updateTerms(update.as_tuple(), usig, b""), deployer)
+    world.update_terms(6_000, 2_500)
     stream(5)
     settle(1)
     assert all(s.terms.version == 0 for s in state.segments)
@@ -236,3 +270,75 @@ def test_two_epochs_end_to_end_and_resumable(net: Net) -> None:
     )
     charged = {c: s.charged for c, s in states.items()}
     assert reconcile(ledger, charged, view) == []
+
+
+def test_settle_epoch_resumes_after_a_crash_at_every_step(
+    net: Net, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settlement = net.acc[1].address
+    world = World(net)
+    store = LocalObjectStore(tmp_path, url_secret=b"s" * 32, base_url="http://test")
+    kwargs: dict[str, Any] = {
+        "w3": net.w3,
+        "contracts": net.c,
+        "sender": settlement,
+        "store": store,
+        "channel_ids": list(world.states),
+        "chain": world.chain,
+        "code_version": "test",
+        "from_block": net.d.block_number,
+    }
+
+    def settle(epoch: int, state: SplitState, previous: dict[str, int] | None) -> EpochSettlement:
+        return settle_epoch(
+            state=state,
+            epoch=epoch,
+            plays=world.plays,
+            vouchers=list(world.latest.values()),
+            previous_leaves=previous,
+            **kwargs,
+        )
+
+    # Epoch 0: killed right after the vouchers were redeemed.
+    world.stream(6)
+    world.end_epoch(0)
+    claim_latest_vouchers(net.w3, net.c.escrow, settlement, list(world.latest.values()))
+    first = settle(0, SplitState(), None)
+    assert first.claim.tx_hashes == ()  # nothing redeemed twice
+    assert first.proposal is not None and first.proposal.tx_hash is not None
+    assert store.exists(first.report_sha256.hex())
+    # Killed after proposing, before the studio saved the new state: run again from scratch.
+    again = settle(0, SplitState(), None)
+    assert again.proposal is None and again.claim.tx_hashes == ()
+    assert (again.report_data, again.state, again.payouts.root) == (
+        first.report_data,
+        first.state,
+        first.payouts.root,
+    )
+
+    # Epoch 1: killed between storing the report and proposing the root.
+    world.stream(5)
+    world.end_epoch(1)
+
+    def killed(*args: object, **kw: object) -> None:
+        raise RuntimeError("SIGKILL")
+
+    monkeypatch.setattr(settle_module, "propose_root_once", killed)
+    with pytest.raises(RuntimeError, match="SIGKILL"):
+        settle(1, first.state, dict(first.payouts.leaves))
+    monkeypatch.undo()
+    stored = {p.name for p in tmp_path.rglob("*") if p.is_file()}
+    second = settle(1, first.state, dict(first.payouts.leaves))
+    assert second.proposal is not None and second.proposal.tx_hash is not None
+    assert {p.name for p in tmp_path.rglob("*") if p.is_file()} == stored  # same report
+    proposals = net.c.distributor.events.RootProposed.get_logs(from_block=net.d.block_number)
+    assert [int(e["args"]["epoch"]) for e in proposals] == [0, 1]
+    assert int(net.c.distributor.functions.totalAllocated().call()) == second.payouts.total
+    result = verify_report(
+        second.report_data,
+        expected_sha256=second.report_sha256,
+        previous=first.report_data,
+        distributor=net.c.distributor,
+        registry=net.c.registry,
+    )
+    assert result.ok, result.difference
