@@ -40,7 +40,7 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
-from royalties.errors import ReportError, SplitError
+from royalties.errors import PayoutError, ReportError, SplitError
 from royalties.payouts import Payouts, build_payouts
 from royalties.splits import Entitlements, Segment, SplitState, Terms, checksum, entitlements
 
@@ -160,10 +160,12 @@ def figures(segments: tuple[Segment, ...], ent: Entitlements, payouts: Payouts) 
 
 @dataclass(frozen=True)
 class Report:
-    """A built report: the document, its canonical bytes and hashes, and the payouts."""
+    """A built report: the document, its canonical bytes and hashes, the split state it
+    settles and its payouts."""
 
     document: Mapping[str, Any]
     data: bytes
+    state: SplitState
     payouts: Payouts
     entitlements: Entitlements
 
@@ -233,10 +235,31 @@ def build_report(
         },
         "figures": figures(state.segments, ent, payouts),
     }
-    return Report(document, canonical_json(document), payouts, ent)
+    return Report(document, canonical_json(document), state, payouts, ent)
 
 
 # ---------------------------------------------------------------------- reading
+
+
+def load_report(data: bytes) -> Report:
+    """A stored report rebuilt from its inputs (payouts, proofs, entitlements); ReportError
+    unless rebuilding gives back exactly ``data``."""
+    inputs, _ = parse_report(data)
+    try:
+        report = build_report(
+            epoch=inputs.epoch,
+            state=inputs.state,
+            channels=inputs.channels,
+            dust_account=inputs.dust_account,
+            previous_total=inputs.previous_total,
+            chain=inputs.chain,
+            code_version=inputs.code_version,
+        )
+    except (SplitError, PayoutError) as exc:
+        raise ReportError(f"report inputs do not settle: {exc}") from exc
+    if report.data != data:
+        raise ReportError("report figures do not follow from its inputs (run verify_report)")
+    return report
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,9 @@ from royalties.chain import (
 )
 from royalties.errors import ChainError
 from royalties.gross import ChargedPlay, covered_gross
-from royalties.payouts import Payouts, build_payouts
-from royalties.report import ChainRef, build_report, parse_report
-from royalties.splits import SplitState, advance, entitlements
+from royalties.payouts import Payouts
+from royalties.report import ChainRef, build_report, load_report
+from royalties.splits import SplitState, advance
 from storage import ObjectStore
 
 REPORT_CONTENT_TYPE = "application/json"
@@ -86,10 +86,8 @@ def settle_epoch(
     standing = _standing_report(contracts, store, epoch, from_block)
     if standing is not None:
         data, digest = standing
-        inputs, _ = parse_report(data)
-        ent = entitlements(inputs.state.segments)
-        payouts = build_payouts(epoch, ent.accounts, previous_total=inputs.previous_total)
-        return EpochSettlement(epoch, inputs.state, data, digest, payouts, claim, None)
+        stored = load_report(data)
+        return EpochSettlement(epoch, stored.state, data, digest, stored.payouts, claim, None)
     claimed = channel_claimed(
         contracts.escrow, set(channel_ids) | {v.channel_id for v, _ in vouchers}
     )

@@ -16,10 +16,12 @@ from typing import Any
 
 from web3.contract import Contract
 
+from contracts.deploy import Contracts
 from royalties.errors import PayoutError, ReportError
 from royalties.payouts import build_payouts
 from royalties.report import ReportInputs, canonical_value, figures, parse_report
 from royalties.splits import Segment, entitlements
+from storage import ObjectNotFound, ObjectStore
 
 
 @dataclass(frozen=True)
@@ -194,3 +196,34 @@ def _check_root(
         if want != got:
             return Difference(f"onchain.{name}", want, got)
     return None
+
+
+def verify_epoch(
+    contracts: Contracts, store: ObjectStore, epoch: int, *, from_block: int = 0
+) -> VerifyResult:
+    """What ``timbre verify --epoch N`` runs: take the root proposed for ``epoch``, fetch its
+    report from storage by the on-chain reportHash (the report's sha256), fetch the report of
+    the epoch proposed before it, and verify the report against both and against the chain.
+    ``from_block``: the deployment's block (where to start reading events)."""
+    logs = contracts.distributor.events.RootProposed.get_logs(from_block=from_block)
+    mine = [e["args"] for e in logs if int(e["args"]["epoch"]) == epoch]
+    if not mine:
+        return VerifyResult(
+            epoch, None, b"", Difference("onchain.RootProposed", f"epoch {epoch}", "none")
+        )
+    earlier = [e["args"] for e in logs if int(e["args"]["epoch"]) < epoch]
+    digest = bytes(mine[-1]["reportHash"])
+    try:
+        data = b"".join(store.iter_bytes(digest.hex()))
+        previous = None
+        if earlier:
+            previous = b"".join(store.iter_bytes(bytes(earlier[-1]["reportHash"]).hex()))
+    except ObjectNotFound as exc:
+        return VerifyResult(epoch, None, digest, Difference("storage", "the report", str(exc)))
+    return verify_report(
+        data,
+        expected_sha256=digest,
+        previous=previous,
+        distributor=contracts.distributor,
+        registry=contracts.registry,
+    )

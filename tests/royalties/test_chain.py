@@ -46,7 +46,7 @@ from royalties.platform_meter import PlatformMeter
 from royalties.report import ChainRef, Report, build_report
 from royalties.settle import EpochSettlement, settle_epoch
 from royalties.splits import SplitState, advance, checksum
-from royalties.verify import verify_report
+from royalties.verify import verify_epoch, verify_report
 from royalties.vouchers import Accepted, ChannelState, Play, accept_voucher
 from storage import LocalObjectStore
 
@@ -342,3 +342,10 @@ def test_settle_epoch_resumes_after_a_crash_at_every_step(
         registry=net.c.registry,
     )
     assert result.ok, result.difference
+    for epoch in (0, 1):
+        assert verify_epoch(net.c, store, epoch, from_block=net.d.block_number).ok
+    missing = verify_epoch(net.c, store, 7, from_block=net.d.block_number).difference
+    assert missing is not None and missing.where == "onchain.RootProposed"
+    empty = LocalObjectStore(tmp_path / "empty", url_secret=b"s" * 32, base_url="http://test")
+    lost = verify_epoch(net.c, empty, 1, from_block=net.d.block_number).difference
+    assert lost is not None and lost.where == "storage"

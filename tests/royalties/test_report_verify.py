@@ -18,6 +18,7 @@ from royalties.report import (
     Report,
     build_report,
     canonical_json,
+    load_report,
     parse_report,
 )
 from royalties.splits import SplitState, Terms, advance, checksum
@@ -209,3 +210,17 @@ def test_covered_gross_counts_only_redeemed_plays() -> None:
         covered_gross([ChargedPlay(1, 1, T1, 5, 6)], {})
     with pytest.raises(SplitError, match="seq order"):
         covered_gross([plays[0], plays[0]], {})
+
+
+def test_load_report_rebuilds_payouts_and_state() -> None:
+    r = simple()
+    loaded = load_report(r.data)
+    assert loaded.data == r.data and loaded.state == r.state
+    assert loaded.payouts.root == r.payouts.root
+    assert loaded.payouts.proofs() == r.payouts.proofs()
+    forged = tamper(r.data, lambda d: d["figures"]["payees"][0].update(cumulative=1))
+    with pytest.raises(ReportError, match="do not follow"):
+        load_report(forged)
+    unbalanced = tamper(r.data, lambda d: d["inputs"]["channels"][0].update(claimed=1))
+    with pytest.raises(ReportError, match="attributed"):
+        load_report(unbalanced)
