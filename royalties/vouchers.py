@@ -145,7 +145,11 @@ def accept_voucher(
             channel_id=state.channel_id,
         )
     if voucher.seq <= state.last_seq:
-        if state.last_digest is not None and voucher_digest(domain, voucher) == state.last_digest:
+        if (
+            state.last_digest is not None
+            and len(voucher.usage_root) == 32
+            and voucher_digest(domain, voucher) == state.last_digest
+        ):
             return _reject(Reason.REPLAY, "voucher was already accepted", seq=voucher.seq)
         return _reject(
             Reason.STALE_SEQ,
@@ -183,11 +187,12 @@ def accept_voucher(
         )
     record = UsageRecord(voucher.seq, play.track_id, play.price, play.timestamp)
     usage = state.usage.append(record)
-    if voucher.usage_root != usage.root():
+    root = usage.root()
+    if voucher.usage_root != root:
         return _reject(
             Reason.USAGE_ROOT_MISMATCH,
             "usage root is not the play log's root with this play appended",
-            expected="0x" + usage.root().hex(),
+            expected="0x" + root.hex(),
             got="0x" + voucher.usage_root.hex(),
         )
     digest = voucher_digest(domain, voucher)

@@ -72,6 +72,7 @@ def test_each_bad_voucher_has_its_own_reason() -> None:
     state = ok(accept(state, voucher, sig)).state
 
     refused(accept(state, voucher, sig), Reason.REPLAY)
+    refused(accept(state, replace(voucher, usage_root=b"\x01" * 31), sig), Reason.STALE_SEQ)
     nxt, nsig = meter.pay(TRACK, PRICE, NOW)
     meter.undo_last()
     refused(accept(replace(state, channel_id=2), nxt, nsig), Reason.WRONG_CHANNEL)
