@@ -80,8 +80,24 @@ def transact(
         raise
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
     if receipt["status"] != 1:
-        raise TransactionReverted(receipt)
+        _raise_replayed(w3, receipt)
     return receipt
+
+
+def _raise_replayed(w3: Web3, receipt: TxReceipt) -> None:
+    """A mined transaction failed (gas was given, so no estimate caught it): replay it as a
+    call on the state before its block to recover the revert data."""
+    tx = w3.eth.get_transaction(receipt["transactionHash"])
+    replay: TxParams = {"from": tx["from"], "data": tx["input"], "value": tx["value"]}
+    if tx.get("to"):
+        replay["to"] = tx["to"]
+    try:
+        w3.eth.call(replay, block_identifier=receipt["blockNumber"] - 1)
+    except (ContractLogicError, Web3RPCError) as exc:
+        data = _revert_data(exc)
+        if data is not None:
+            raise decode_revert(data) from exc
+    raise TransactionReverted(receipt)
 
 
 def call(fn: ContractFunction, *, sender: Sender | None = None, block: Any = "latest") -> Any:

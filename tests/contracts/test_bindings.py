@@ -14,7 +14,7 @@ from web3 import Web3
 from contracts import errors, views
 from contracts.anvil import AnvilError, AnvilNode
 from contracts.deploy import Deployment, connect, deploy_all
-from contracts.transact import call, transact
+from contracts.transact import TransactionReverted, call, transact
 from tests.contracts.chain import Chain
 
 
@@ -159,3 +159,17 @@ def test_typed_views(chain: Chain) -> None:
         chain.deployment.token,
     )
     assert views.channel(chain.escrow, 999) is None
+
+
+def test_mined_failures_are_replayed_and_decoded(chain: Chain) -> None:
+    fn = chain.token.functions.faucet(chain.roles.fan.address, 10**30)
+    with pytest.raises(errors.FaucetLimitExceeded):
+        transact(chain.w3, fn, chain.roles.fan.address, gas=200_000)  # no estimate: mined, fails
+    with pytest.raises(TransactionReverted):
+        # Out of gas leaves no revert data to decode.
+        transact(
+            chain.w3,
+            chain.token.functions.faucet(chain.roles.fan.address, 1),
+            chain.roles.fan.address,
+            gas=30_000,
+        )
