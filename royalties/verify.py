@@ -19,7 +19,7 @@ from web3.contract import Contract
 from contracts.deploy import Contracts
 from royalties.errors import PayoutError, ReportError
 from royalties.payouts import build_payouts
-from royalties.report import ReportInputs, canonical_value, figures, parse_report
+from royalties.report import ReportInputs, canonical_value, figures, load_report, parse_report
 from royalties.splits import Segment, entitlements
 from storage import ObjectNotFound, ObjectStore
 
@@ -112,7 +112,7 @@ def verify_report(
     except PayoutError as exc:
         return result(inputs.epoch, None, Difference("payouts", "a valid tree", str(exc)))
     expected = canonical_value(figures(inputs.state.segments, ent, payouts))
-    diff = _first_difference("figures", expected, doc["figures"])
+    diff = _first_difference("figures", expected, doc.get("figures"))
     if diff is None and previous is not None:
         diff = _check_succession(previous, inputs, dict(payouts.leaves))
     if diff is None and registry is not None:
@@ -129,9 +129,10 @@ def _check_succession(
     there with the same terms and no less gross (closed ones unchanged), new segments start
     after the old epoch, no channel's claimed amount and no payee's leaf goes down."""
     try:
-        before, before_doc = parse_report(previous)
+        before_report = load_report(previous)
+        before, _ = parse_report(previous)
     except ReportError as exc:
-        return Difference("previous.format", "a canonical report", str(exc))
+        return Difference("previous", "a valid report", str(exc))
     if before.epoch >= inputs.epoch:
         return Difference("epoch", f"> {before.epoch}", str(inputs.epoch))
     if before.chain != inputs.chain:
@@ -154,8 +155,7 @@ def _check_succession(
         if inputs.channels.get(channel_id, 0) < claimed:
             where = f"channel {channel_id}"
             return Difference(where, f">= {claimed}", str(inputs.channels.get(channel_id, 0)))
-    for payee in before_doc["figures"]["payees"]:
-        account, cumulative = payee["account"], int(payee["cumulative"])
+    for account, cumulative in before_report.payouts.leaves.items():
         if leaves.get(account, 0) < cumulative:
             return Difference(f"leaf {account}", f">= {cumulative}", str(leaves.get(account, 0)))
     return None

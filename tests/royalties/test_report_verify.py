@@ -137,6 +137,7 @@ def tamper(data: bytes, edit: object) -> bytes:
         (lambda d: d["inputs"]["channels"].reverse(), "format"),
         (lambda d: d["inputs"]["segments"].reverse(), "format"),
         (lambda d: d.update(format="other/1"), "format"),
+        (lambda d: d.pop("figures"), "figures"),
     ],
 )
 def test_verify_names_the_first_difference(edit: object, where: str) -> None:
