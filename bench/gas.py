@@ -84,6 +84,7 @@ def run() -> dict[str, Any]:
         w3 = b.w3
         chain_id = w3.eth.chain_id
         genesis = node.latest_timestamp()
+        hardfork = str(node.rpc("anvil_nodeInfo").get("hardFork"))
 
         # Deployment gas of each contract (a throwaway set just to measure).
         token = b.deploy("TestUSD")
@@ -299,6 +300,7 @@ def run() -> dict[str, Any]:
     payee_claims = PAYEES * g["payee claim (repeat payee)"]
     splits_for_payees = SPLITS_V1_TWO_RECIPIENTS + SPLITS_V1_PER_EXTRA_RECIPIENT * (PAYEES - 2)
     return {
+        "node": {"client": "anvil 1.7.1", "hardfork": hardfork, "evm_version_compiled": "cancun"},
         "gas_per_operation": g,
         "epoch_model": {
             "plays": PLAYS,
