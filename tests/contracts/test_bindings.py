@@ -63,7 +63,13 @@ def test_state_file_survives_sigkill_and_deployment_round_trips(tmp_path: Path) 
             dev_token=True,
         )
         deployment.save(saved)
-        time.sleep(2.5)  # --state-interval 1
+        # --state-interval 1: wait until a dump holds the last contract deployed.
+        needle = deployment.escrow.lower()[2:]
+        deadline = time.monotonic() + 15
+        while not (state.exists() and needle in state.read_text().lower()):
+            assert time.monotonic() < deadline, "anvil never saved its state"
+            time.sleep(0.2)
+        time.sleep(1.2)  # and one more interval, for the role grants after it
         process = node._process
         assert process is not None
         os.kill(process.pid, signal.SIGKILL)
@@ -173,3 +179,12 @@ def test_mined_failures_are_replayed_and_decoded(chain: Chain) -> None:
             chain.roles.fan.address,
             gas=30_000,
         )
+
+
+def test_epochs_are_numbered_the_same_on_and_off_chain(chain: Chain) -> None:
+    for _ in range(3):
+        now = chain.now()
+        on_chain = chain.epoch()
+        assert chain.deployment.epoch_at(now) == on_chain
+        assert chain.distributor.functions.currentEpoch().call() == on_chain
+        chain.warp(chain.deployment.epoch_length_s // 2 + 7)
