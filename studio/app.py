@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from studio.chain_relay import relay_pending
 from studio.error_handlers import install_error_handlers
 from studio.jobs.embedded import EmbeddedWorkers
 from studio.middleware import RequestContextMiddleware
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         svc = services or build_services(settings)
         prepare_store(svc.store)
         require_backends(svc)
+        relay_pending(svc)  # terms recorded by a process that died before relaying them
         removed = sweep_scratch(settings.tmp_dir)
         if removed:
             log.info("removed stale upload scratch files", extra={"count": removed})

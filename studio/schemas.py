@@ -145,6 +145,7 @@ class TermsOut(BaseModel):
     metadata_uri: str | None
     status: str
     effective_epoch: int | None
+    tx_hash: str | None
     created_at: datetime
 
 
@@ -158,6 +159,7 @@ class VoiceOut(BaseModel):
     artifact_sha256: str | None
     created_at: datetime
     retired_at: datetime | None
+    onchain_id: str | None
     terms: TermsOut | None
 
 
@@ -172,6 +174,15 @@ class TermsIn(BaseModel):
     nonce: str = Field(pattern=r"^[0-9]{1,78}$")
     deadline: int = Field(gt=0, description="Unix seconds")
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{2,2048}$")
+    payout_signature: str | None = Field(
+        default=None,
+        pattern=r"^0x[0-9a-fA-F]{2,2048}$",
+        description="Needed when the payout address is not the creator: proves control of it",
+    )
+
+
+class RegistryNonceOut(BaseModel):
+    nonce: str = Field(description="The nonce the creator's next signed terms must carry")
 
 
 class AcceptTermsIn(BaseModel):

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # --- secrets --------------------------------------------------------------------------
     # HMAC key for signed object URLs (and anything else the service signs for itself).
     secret_key: SecretStr | None = None
+    # Key of the account that relays creator-signed terms and fan tracks to the registry (it
+    # pays gas; signatures are the creators'). None: terms stay recorded, not relayed.
+    relayer_key: SecretStr | None = None
 
     # --- auth -----------------------------------------------------------------------------
     session_ttl_s: int = Field(default=24 * 3600, gt=0)

@@ -38,6 +38,7 @@ def terms_out(t: ModelTerms) -> TermsOut:
         metadata_uri=t.metadata_uri,
         status=t.status,
         effective_epoch=t.effective_epoch,
+        tx_hash=t.tx_hash,
         created_at=t.created_at,
     )
 
@@ -56,6 +57,7 @@ def voice_out(db: Session, vm: VoiceModel) -> VoiceOut:
         artifact_sha256=vm.artifact_sha256,
         created_at=vm.created_at,
         retired_at=vm.retired_at,
+        onchain_id=vm.onchain_id,
         terms=terms_out(terms) if terms else None,
     )
 
@@ -123,18 +125,29 @@ def verify_terms_signature(
         deadline=body.deadline,
     )
     digest = model_terms_digest(registry_domain(deployment.chain_id, deployment.registry), terms)
-    signature = bytes.fromhex(body.signature.removeprefix("0x"))
-    try:
-        ok = recover_digest(digest, signature) == creator.address
-    except SignatureError:
-        ok = False
-    if not ok and not is_valid_erc1271_signature(
-        chain, to_checksum_address(creator.address), digest, signature
-    ):
+    if not _signed_by(chain, digest, body.signature, creator.address):
         raise Forbidden(
             "The terms are not signed by the voice's creator.", code="terms_bad_signature"
         )
+    # A payout address other than the creator must prove it can sign on this chain (a wallet
+    # that exists only on another chain could be taken by whoever deploys it here).
+    if terms.payout != terms.creator and not (
+        body.payout_signature and _signed_by(chain, digest, body.payout_signature, terms.payout)
+    ):
+        raise Forbidden(
+            "The payout address must also sign these terms.", code="payout_signature_missing"
+        )
     return terms
+
+
+def _signed_by(chain: Web3, digest: bytes, signature_hex: str, address: str) -> bool:
+    signature = bytes.fromhex(signature_hex.removeprefix("0x"))
+    try:
+        if recover_digest(digest, signature) == to_checksum_address(address):
+            return True
+    except SignatureError:
+        pass
+    return is_valid_erc1271_signature(chain, to_checksum_address(address), digest, signature)
 
 
 def record_terms(db: Session, vm: VoiceModel, body: TermsIn, now: datetime) -> ModelTerms:
@@ -152,6 +165,7 @@ def record_terms(db: Session, vm: VoiceModel, body: TermsIn, now: datetime) -> M
         nonce=body.nonce,
         deadline=datetime.fromtimestamp(body.deadline, now.tzinfo),
         signature=body.signature,
+        payout_signature=body.payout_signature,
         status="pending",
         created_at=now,
     )

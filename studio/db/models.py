@@ -226,6 +226,8 @@ class ModelTerms(Base):
     nonce: Mapped[str] = mapped_column(String(78), nullable=False)  # uint256 decimal
     deadline: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     signature: Mapped[str | None] = mapped_column(String(1024))  # 0x-hex; EOA or ERC-1271
+    # The payout address's signature over the same digest (when payout != creator).
+    payout_signature: Mapped[str | None] = mapped_column(String(1024))
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
     effective_epoch: Mapped[int | None] = mapped_column(Integer)
     tx_hash: Mapped[str | None] = mapped_column(String(66))

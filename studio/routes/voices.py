@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from fastapi import APIRouter
 from sqlalchemy import select
+from web3.exceptions import Web3Exception
 
+from contracts.errors import ContractError
+from studio.chain_relay import NonceAlreadyUsed, registry_nonce, relay_terms, relayer_for
 from studio.db.models import VoiceModel
 from studio.deps import Creator, DbDep, Fan, OptionalAccount, ServicesDep
-from studio.schemas import AcceptanceOut, AcceptTermsIn, TermsIn, TermsOut, VoiceOut
+from studio.errors import Conflict
+from studio.schemas import (
+    AcceptanceOut,
+    AcceptTermsIn,
+    RegistryNonceOut,
+    TermsIn,
+    TermsOut,
+    VoiceOut,
+)
 from studio.voices import (
     accept_terms,
     catalogue,
@@ -23,6 +35,7 @@ from studio.voices import (
 )
 
 router = APIRouter(prefix="/v1/voices", tags=["voices"])
+log = logging.getLogger("studio.voices")
 
 
 @router.get("", response_model=list[VoiceOut])
@@ -56,8 +69,35 @@ def set_terms(
     now = services.clock()
     verify_terms_signature(body, vm, creator, services.deployment, services.chain, now)
     row = record_terms(db, vm, body, now)
-    db.commit()
+    db.commit()  # recorded before anything is sent: a crash leaves it pending, retried later
+    relayer = relayer_for(services)
+    if relayer is not None:
+        try:
+            relay_terms(relayer, row, vm, creator)
+        except (ContractError, NonceAlreadyUsed) as exc:
+            # The registry refused what we verified (e.g. a nonce already used): undo.
+            db.rollback()
+            db.delete(row)
+            if not vm.terms or vm.terms == [row]:
+                vm.status = "ready"
+            db.commit()
+            raise Conflict(
+                f"The registry refused these terms: {type(exc).__name__}.",
+                code="registry_refused",
+                detail={"reason": type(exc).__name__},
+            ) from exc
+        except (OSError, Web3Exception):
+            log.warning("chain unreachable; terms stay pending", extra={"voice": str(vm.id)})
+            db.rollback()
+        else:
+            db.commit()
     return terms_out(row)
+
+
+@router.get("/registry/nonce", response_model=RegistryNonceOut)
+def next_nonce(creator: Creator, services: ServicesDep) -> RegistryNonceOut:
+    """The nonce the signed-in creator's next terms signature must use (read from the chain)."""
+    return RegistryNonceOut(nonce=str(registry_nonce(services, creator.address)))
 
 
 @router.post("/{voice_id}/accept", response_model=AcceptanceOut)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from web3 import Web3
 
 from contracts.anvil import AnvilNode
+from contracts.artifacts import bind
 from contracts.deploy import Deployment, deploy_all
 from contracts.eip712 import ModelTerms, registry_domain, sign_model_terms
 from studio.db.models import Account, VoiceModel
@@ -48,7 +49,13 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AnvilNode,
 @pytest.fixture
 def app(chain: tuple[AnvilNode, Path], make_client: Callable[..., TestClient]) -> TestClient:
     node, path = chain
-    return make_client(chain_rpc_url=node.rpc_url, chain_id=node.chain_id, deployment_file=path)
+    relayer = "0x" + bytes(node.dev_accounts[1].key).hex()
+    return make_client(
+        chain_rpc_url=node.rpc_url,
+        chain_id=node.chain_id,
+        deployment_file=path,
+        relayer_key=relayer,
+    )
 
 
 def _trained_voice(client: TestClient, wallet: Wallet) -> str:
@@ -80,7 +87,7 @@ def _terms(wallet: Wallet, artifact: str, **changes: Any) -> ModelTerms:
         platform_bps=1000,
         price_per_play=3000,
         approval_required=False,
-        nonce=1,
+        nonce=0,
         deadline=int(time.time()) + 3600,
     )
     return replace(base, **changes)
@@ -111,7 +118,9 @@ def test_creator_signs_terms_and_the_voice_opens(app: TestClient) -> None:
     artifact = app.get(f"/v1/voices/{voice_id}", headers=headers).json()["artifact_sha256"]
     key = bytes(creator.account.key)
 
-    terms = _terms(creator, artifact)
+    nonce = int(app.get("/v1/voices/registry/nonce", headers=headers).json()["nonce"])
+    assert nonce == 0
+    terms = _terms(creator, artifact, nonce=nonce)
     r = app.post(
         f"/v1/voices/{voice_id}/terms",
         json=_body(terms, sign_model_terms(key, domain, terms)),
@@ -119,16 +128,54 @@ def test_creator_signs_terms_and_the_voice_opens(app: TestClient) -> None:
     )
     assert r.status_code == 201, r.text
     assert r.json()["version"] == 1 and r.json()["price_per_play"] == "3000"
+    assert r.json()["status"] == "active" and r.json()["tx_hash"]
     catalogue = {v["id"]: v for v in app.get("/v1/voices").json()}
     assert catalogue[voice_id]["terms"]["creator_bps"] == 5000
 
-    newer = _terms(creator, artifact, nonce=2, price_per_play=4000)
+    # relayed: the registry holds the creator's terms under the model id we recorded
+    assert services.chain is not None
+    registry = bind(services.chain, "VoiceRegistry", deployment.registry)
+    model_id = bytes.fromhex(catalogue[voice_id]["onchain_id"][2:])
+    on_chain = registry.functions.termsVersion(model_id, 0).call()
+    assert (on_chain[1], on_chain[6]) == (5000, 3000)  # creatorBps, pricePerPlay
+
+    newer = _terms(creator, artifact, nonce=1, price_per_play=4000)
     r = app.post(
         f"/v1/voices/{voice_id}/terms",
         json=_body(newer, sign_model_terms(key, domain, newer)),
         headers=headers,
     )
     assert r.status_code == 201 and r.json()["version"] == 2
+    assert r.json()["effective_epoch"] == on_chain[5] + 1  # from the next epoch, not now
+    assert registry.functions.termsVersionCount(model_id).call() == 2
+
+    # a reused nonce is refused by the registry and nothing is recorded
+    replay = _terms(creator, artifact, nonce=1, price_per_play=1)
+    r = app.post(
+        f"/v1/voices/{voice_id}/terms",
+        json=_body(replay, sign_model_terms(key, domain, replay)),
+        headers=headers,
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "registry_refused")
+    assert app.get(f"/v1/voices/{voice_id}").json()["terms"]["version"] == 2
+
+
+def test_a_separate_payout_address_must_sign_too(app: TestClient) -> None:
+    services: Services = app.app.state.services  # type: ignore[attr-defined]
+    deployment: Deployment = services.deployment  # type: ignore[assignment]
+    domain = registry_domain(deployment.chain_id, deployment.registry)
+    creator, payout = Wallet.new(), Wallet.new()
+    headers = sign_in(app, creator, roles=("creator",))
+    voice_id = _trained_voice(app, creator)
+    artifact = app.get(f"/v1/voices/{voice_id}", headers=headers).json()["artifact_sha256"]
+    terms = _terms(creator, artifact, nonce=0, payout=payout.address)
+    body = _body(terms, sign_model_terms(bytes(creator.account.key), domain, terms))
+    r = app.post(f"/v1/voices/{voice_id}/terms", json=body, headers=headers)
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "payout_signature_missing")
+    payout_sig = sign_model_terms(bytes(payout.account.key), domain, terms)
+    body["payout_signature"] = "0x" + payout_sig.hex()
+    r = app.post(f"/v1/voices/{voice_id}/terms", json=body, headers=headers)
+    assert r.status_code == 201 and r.json()["status"] == "active", r.text
 
 
 def test_terms_signature_must_be_the_creators_for_this_registry(app: TestClient) -> None:

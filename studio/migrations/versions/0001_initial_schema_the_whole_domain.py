@@ -259,6 +259,7 @@ def upgrade() -> None:
         sa.Column("nonce", sa.String(length=78), nullable=False),
         sa.Column("deadline", studio.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("signature", sa.String(length=1024), nullable=True),
+        sa.Column("payout_signature", sa.String(length=1024), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("effective_epoch", sa.Integer(), nullable=True),
         sa.Column("tx_hash", sa.String(length=66), nullable=True),
