@@ -28,6 +28,7 @@ from contracts.eip712 import (
     voucher_digest,
     voucher_typed_data,
 )
+from contracts.erc1271 import is_valid_signature
 from contracts.errors import ContractError, decode_revert
 from contracts.merkle import PayoutTree, leaf_hash
 from contracts.transact import TransactionReverted, call, transact
@@ -59,6 +60,7 @@ __all__ = [
     "deploy_all",
     "dev_accounts",
     "escrow_domain",
+    "is_valid_signature",
     "leaf_hash",
     "load_artifact",
     "model_terms_digest",

@@ -14,6 +14,8 @@ from web3 import Web3
 from contracts import errors, views
 from contracts.anvil import AnvilError, AnvilNode
 from contracts.deploy import Deployment, connect, deploy_all
+from contracts.eip712 import sign_digest
+from contracts.erc1271 import is_valid_signature
 from contracts.transact import TransactionReverted, call, transact
 from tests.contracts.chain import Chain
 
@@ -188,3 +190,16 @@ def test_epochs_are_numbered_the_same_on_and_off_chain(chain: Chain) -> None:
         assert chain.deployment.epoch_at(now) == on_chain
         assert chain.distributor.functions.currentEpoch().call() == on_chain
         chain.warp(chain.deployment.epoch_length_s // 2 + 7)
+
+
+@pytest.mark.parametrize(("mode", "valid"), [(0, True), (1, True), (2, False), (4, False)])
+def test_erc1271_check_matches_the_escrow(chain: Chain, mode: int, valid: bool) -> None:
+    wallet = chain.deploy("MaliciousWallet", chain.roles.stranger.address)
+    chain.tx(wallet.functions.setMode(mode), chain.roles.stranger)
+    digest = b"\x44" * 32
+    signature = sign_digest(bytes(chain.roles.stranger.key), digest)
+    assert is_valid_signature(chain.w3, wallet.address, digest, signature) is valid
+    # EOAs: checked locally.
+    assert is_valid_signature(chain.w3, chain.roles.stranger.address, digest, signature)
+    assert not is_valid_signature(chain.w3, chain.roles.fan.address, digest, signature)
+    assert not is_valid_signature(chain.w3, chain.roles.fan.address, digest, b"\x00" * 65)
