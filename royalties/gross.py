@@ -27,17 +27,27 @@ class ChargedPlay:
     cumulative: int
 
 
-def covered_gross(plays: Iterable[ChargedPlay], claimed: Mapping[int, int]) -> dict[bytes, int]:
+def covered_gross(
+    plays: Iterable[ChargedPlay],
+    claimed: Mapping[int, int],
+    *,
+    since: Mapping[int, int] | None = None,
+    base: Mapping[bytes, int] | None = None,
+) -> dict[bytes, int]:
     """Cumulative gross per track of the plays that the channels' on-chain ``claimed`` amounts
     (cumulative, per channel id) pay for.
+
+    Incremental use: ``since`` maps channels to the cumulative amount already attributed (the
+    last settled ``claimed``) and ``base`` tracks to the gross attributed then
+    (``SplitState.track_gross()``); ``plays`` then need only hold the plays after ``since``.
 
     ``plays`` may come in any order across channels but must be in ``seq`` order within a
     channel. A channel whose ``claimed`` amount falls between two plays' running totals means
     a voucher nobody accepted was redeemed: that raises SplitError.
     """
-    gross: dict[bytes, int] = {}
-    covered: dict[int, int] = {}
-    running: dict[int, int] = {}
+    gross: dict[bytes, int] = dict(base or {})
+    covered: dict[int, int] = dict(since or {})
+    running: dict[int, int] = dict(since or {})
     last_seq: dict[int, int] = {}
     for p in plays:
         if p.seq <= last_seq.get(p.channel_id, 0):

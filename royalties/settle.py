@@ -73,12 +73,15 @@ def settle_epoch(
     previous_leaves: Mapping[str, int] | None,
     chain: ChainRef,
     code_version: str,
+    since: Mapping[int, int] | None = None,
     from_block: int = 0,
 ) -> EpochSettlement:
     """Settles ``epoch`` (see the module docstring).
 
     ``state`` is the split state after the previous settled epoch; ``plays`` every accepted
-    play so far, in seq order per channel; ``vouchers`` the latest accepted voucher of each
+    play so far, in seq order per channel, or, with ``since`` (each channel's redeemed amount
+    at the previous settlement: the previous report's channels), only the plays after it;
+    ``vouchers`` the latest accepted voucher of each
     channel whose play falls in an epoch up to ``epoch``; ``channel_ids`` every channel;
     ``previous_leaves`` the last root's leaves; ``from_block`` the deployment's block.
     """
@@ -91,8 +94,11 @@ def settle_epoch(
     claimed = channel_claimed(
         contracts.escrow, set(channel_ids) | {v.channel_id for v, _ in vouchers}
     )
-    gross = covered_gross(plays, claimed)
     before = state.track_gross()
+    if since is None:
+        gross = covered_gross(plays, claimed)
+    else:
+        gross = covered_gross(plays, claimed, since=since, base=before)
     reader = TermsReader(contracts.registry)
     terms = {t: reader.terms(t, epoch) for t, g in gross.items() if g != before.get(t, 0)}
     dust_account = str(contracts.registry.functions.dustAccount().call())

@@ -43,7 +43,7 @@ from royalties.ledger import (
 )
 from royalties.payouts import Payouts
 from royalties.platform_meter import PlatformMeter
-from royalties.report import ChainRef, Report, build_report
+from royalties.report import ChainRef, Report, build_report, parse_report
 from royalties.settle import EpochSettlement, settle_epoch
 from royalties.splits import SplitState, advance, checksum
 from royalties.verify import verify_epoch, verify_report
@@ -289,13 +289,16 @@ def test_settle_epoch_resumes_after_a_crash_at_every_step(
         "from_block": net.d.block_number,
     }
 
-    def settle(epoch: int, state: SplitState, previous: dict[str, int] | None) -> EpochSettlement:
+    def settle(epoch: int, state: SplitState, previous: EpochSettlement | None) -> EpochSettlement:
+        # Incremental: only the plays after what the previous report attributed.
+        done = dict(parse_report(previous.report_data)[0].channels) if previous else {}
         return settle_epoch(
             state=state,
             epoch=epoch,
-            plays=world.plays,
+            plays=[p for p in world.plays if p.cumulative > done.get(p.channel_id, 0)],
             vouchers=list(world.latest.values()),
-            previous_leaves=previous,
+            previous_leaves=dict(previous.payouts.leaves) if previous else None,
+            since=done if previous else None,
             **kwargs,
         )
 
@@ -325,10 +328,10 @@ def test_settle_epoch_resumes_after_a_crash_at_every_step(
 
     monkeypatch.setattr(settle_module, "propose_root_once", killed)
     with pytest.raises(RuntimeError, match="SIGKILL"):
-        settle(1, first.state, dict(first.payouts.leaves))
+        settle(1, first.state, first)
     monkeypatch.undo()
     stored = {p.name for p in tmp_path.rglob("*") if p.is_file()}
-    second = settle(1, first.state, dict(first.payouts.leaves))
+    second = settle(1, first.state, first)
     assert second.proposal is not None and second.proposal.tx_hash is not None
     assert {p.name for p in tmp_path.rglob("*") if p.is_file()} == stored  # same report
     proposals = net.c.distributor.events.RootProposed.get_logs(from_block=net.d.block_number)

@@ -205,6 +205,9 @@ def test_covered_gross_counts_only_redeemed_plays() -> None:
     ]
     assert covered_gross(plays, {1: 10, 2: 7}) == {T1: 5, T2: 12}
     assert covered_gross(plays, {1: 15}) == {T1: 10, T2: 5}
+    first = covered_gross(plays[:2], {1: 5, 2: 7})
+    later = covered_gross(plays[2:], {1: 15, 2: 7}, since={1: 5, 2: 7}, base=first)
+    assert later == covered_gross(plays, {1: 15, 2: 7}) == {T1: 10, T2: 12}
     with pytest.raises(SplitError, match="not the running total"):
         covered_gross(plays, {1: 12})
     with pytest.raises(SplitError, match="running total is"):
