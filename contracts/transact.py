@@ -10,7 +10,7 @@ from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.types import TxParams, TxReceipt, Wei
 
-from contracts.errors import ContractError, UnknownContractError, decode_revert
+from contracts.errors import ContractError, decode_revert
 
 Sender = str | LocalAccount
 
@@ -112,4 +112,4 @@ def call(fn: ContractFunction, *, sender: Sender | None = None, block: Any = "la
         raise
 
 
-__all__ = ["Sender", "TransactionReverted", "UnknownContractError", "call", "transact"]
+__all__ = ["Sender", "TransactionReverted", "call", "sender_address", "transact"]
