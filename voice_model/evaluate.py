@@ -143,8 +143,11 @@ def run_cli_measured(args: list[str], threads: int | None = None) -> tuple[dict[
     cmd = [sys.executable, "-m", "voice_model", "--quiet"]
     if threads:
         cmd += ["--threads", str(threads)]
+    # Run this checkout's package, whatever an editable install elsewhere points at.
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed argv
-        cmd + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        cmd + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
     )
     assert proc.stdout is not None and proc.stderr is not None
     out = proc.stdout.read()

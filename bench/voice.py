@@ -1,0 +1,196 @@
+"""Voice-model benchmark: quality and speed of baseline vs neural, as the issue's targets ask.
+
+Runs ``voice_model.evaluate`` over the Debian-voice roster (every ordered pair), then:
+
+- long-input scaling: converts a 1-minute and a 10-minute input (44.1 kHz) and reports
+  real-time factor and peak resident memory (MiB) of each conversion process;
+- training time from ``--train-minutes`` of reference audio (neural, default steps).
+
+Usage: ``.venv/bin/python bench/voice.py [--quick] [--device auto|cpu|cuda] [--json OUT]``.
+Prints a table; ``--json`` also writes every figure to a file. Units: seconds, MiB, SECS
+(cosine), WER (fraction), cents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from voice_model import roster
+from voice_model.audio import save
+from voice_model.evaluate import (
+    INPUT_SR,
+    EvalConfig,
+    format_table,
+    run_cli_measured,
+    run_evaluation,
+)
+from voice_model.features import FeatureConfig
+
+
+def _progress(fraction: float, stage: str) -> None:
+    print(f"\r[{100 * fraction:5.1f}%] {stage:<60}", end="", file=sys.stderr, flush=True)
+
+
+def _repeat_to(audio: np.ndarray, seconds: float, sample_rate: int) -> np.ndarray:
+    n = int(seconds * sample_rate)
+    reps = int(np.ceil(n / audio.shape[0]))
+    return np.tile(audio, reps)[:n].astype(np.float32)
+
+
+def long_inputs(
+    work: Path, model_dir: Path, device: str, threads: int | None, minutes: list[float]
+) -> list[dict[str, Any]]:
+    """RTF and peak RSS of converting ``minutes``-long inputs with one model."""
+    spk = next(s for s in roster.ROSTER if s.name == "rms")
+    speech = roster.render_concat(
+        spk, roster.TRAIN_SENTENCES[:10], sample_rate=INPUT_SR, cache_dir=work / "voices"
+    )
+    rows = []
+    for m in minutes:
+        path = save(
+            work / "long" / f"in-{m:g}min.wav", _repeat_to(speech, m * 60, INPUT_SR), INPUT_SR
+        )
+        _progress(0.0, f"converting a {m:g}-minute input")
+        out, rss = run_cli_measured(
+            [
+                "convert",
+                "--model",
+                str(model_dir),
+                "--input",
+                str(path),
+                "--out",
+                str(work / "long" / f"out-{m:g}min.wav"),
+                "--device",
+                device,
+            ],
+            threads,
+        )
+        rows.append(
+            {
+                "minutes": m,
+                "rtf": out["rtf"],
+                "wall_s": out["wall_s"],
+                "peak_rss_mib": round(rss, 1),
+                "chunks": out["chunks"],
+            }
+        )
+    return rows
+
+
+def training_time(
+    work: Path, minutes: float, device: str, threads: int | None, steps: int
+) -> dict[str, Any]:
+    """Wall time of ``train --method neural`` from ``minutes`` of one speaker's audio."""
+    cfg = FeatureConfig()
+    spk = next(s for s in roster.ROSTER if s.name == "slt")
+    speech = roster.render_concat(
+        spk, roster.TRAIN_SENTENCES, sample_rate=cfg.sample_rate, cache_dir=work / "voices"
+    )
+    ref = save(
+        work / "long" / f"ref-{minutes:g}min.wav",
+        _repeat_to(speech, minutes * 60, cfg.sample_rate),
+        cfg.sample_rate,
+    )
+    _progress(0.0, f"training from {minutes:g} minutes")
+    started = time.perf_counter()
+    card, rss = run_cli_measured(
+        [
+            "train",
+            "--reference",
+            str(ref),
+            "--out",
+            str(work / "long" / "model-5min"),
+            "--method",
+            "neural",
+            "--device",
+            device,
+            "--steps",
+            str(steps),
+        ],
+        threads,
+    )
+    return {
+        "minutes": minutes,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "train_seconds": card["training_metrics"]["train_seconds"],
+        "steps": steps,
+        "peak_rss_mib": round(rss, 1),
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--quick", action="store_true", help="3 speakers, 12 training sentences")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--steps", type=int, default=None, help="decoder steps (default: CLI's)")
+    p.add_argument("--work", type=Path, default=Path("var/voice-bench"))
+    p.add_argument("--json", type=Path, default=None, help="write all figures here")
+    p.add_argument("--skip-long", action="store_true", help="no 1/10-minute conversions")
+    p.add_argument("--skip-train-time", action="store_true")
+    p.add_argument("--train-minutes", type=float, default=5.0)
+    args = p.parse_args()
+    if args.threads:
+        os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    from voice_model.neural import DecoderConfig
+
+    steps = args.steps or DecoderConfig.steps
+    cfg = EvalConfig(
+        speakers=("awb", "rms", "slt") if args.quick else None,
+        train_sentences=12 if args.quick else 40,
+        test_sentences=2 if args.quick else 4,
+        steps=steps,
+        device=args.device,
+        work=args.work,
+        threads=args.threads,
+    )
+    report: dict[str, Any] = {
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "evaluation": run_evaluation(cfg, progress=_progress),
+    }
+    if not args.skip_long:
+        first = report["evaluation"]["config"]["speakers"][0]
+        model_dir = args.work / "models" / "neural" / first
+        report["long_inputs"] = long_inputs(
+            args.work, model_dir, args.device, args.threads, [1.0, 10.0]
+        )
+    if not args.skip_train_time:
+        report["training_time"] = training_time(
+            args.work, args.train_minutes, args.device, args.threads, steps
+        )
+    print(file=sys.stderr)
+    print(format_table(report["evaluation"]))
+    for row in report.get("long_inputs", []):
+        print(
+            f"long input {row['minutes']:g} min: rtf {row['rtf']:.3f}, "
+            f"peak RSS {row['peak_rss_mib']:.0f} MiB, {row['chunks']} chunks"
+        )
+    if "training_time" in report:
+        t = report["training_time"]
+        print(
+            f"training from {t['minutes']:g} min: {t['wall_s']:.0f} s wall "
+            f"({t['steps']} steps), peak RSS {t['peak_rss_mib']:.0f} MiB"
+        )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
