@@ -6,7 +6,7 @@ and verify EIP-712 payloads, build payout Merkle trees, decode reverts, run a lo
 
 from contracts.anvil import AnvilError, AnvilNode, dev_accounts
 from contracts.artifacts import Artifact, artifact_names, bind, load_artifact
-from contracts.deploy import Contracts, Deployment, connect, deploy_all
+from contracts.deploy import Contracts, Deployment, connect, deploy_all, load_or_deploy
 from contracts.eip712 import (
     Eip712Domain,
     ModelTerms,
@@ -63,6 +63,7 @@ __all__ = [
     "is_valid_signature",
     "leaf_hash",
     "load_artifact",
+    "load_or_deploy",
     "model_terms_digest",
     "model_terms_typed_data",
     "recover_digest",

@@ -183,3 +183,21 @@ def deploy_all(
         challenge_window_s=challenge_window_s,
         withdrawal_delay_s=withdrawal_delay_s,
     )
+
+
+def load_or_deploy(w3: Web3, path: Path, deployer: Sender, **config: Any) -> Deployment:
+    """The deployment saved at ``path`` if its contracts exist on ``w3``'s chain; otherwise a
+    fresh :func:`deploy_all` with ``config``, saved to ``path``. For the embedded dev chain
+    (anvil with a state file): the first start deploys, later starts reuse."""
+    if path.is_file():
+        saved = Deployment.load(path)
+        try:
+            connect(w3, saved)
+        except ValueError:
+            pass  # another chain, or a chain reset: deploy afresh
+        else:
+            return saved
+    deployment = deploy_all(w3, deployer, **config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deployment.save(path)
+    return deployment

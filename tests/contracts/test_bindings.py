@@ -3,6 +3,7 @@ from a local signing key, revert decoding."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -13,7 +14,7 @@ from web3 import Web3
 
 from contracts import errors, views
 from contracts.anvil import AnvilError, AnvilNode
-from contracts.deploy import Deployment, connect, deploy_all
+from contracts.deploy import Deployment, connect, deploy_all, load_or_deploy
 from contracts.eip712 import sign_digest
 from contracts.erc1271 import is_valid_signature
 from contracts.transact import TransactionReverted, call, transact
@@ -203,3 +204,25 @@ def test_erc1271_check_matches_the_escrow(chain: Chain, mode: int, valid: bool) 
     assert is_valid_signature(chain.w3, chain.roles.stranger.address, digest, signature)
     assert not is_valid_signature(chain.w3, chain.roles.fan.address, digest, signature)
     assert not is_valid_signature(chain.w3, chain.roles.fan.address, digest, b"\x00" * 65)
+
+
+def test_load_or_deploy_reuses_a_live_deployment(chain: Chain, tmp_path: Path) -> None:
+    r = chain.roles
+    config = {
+        "settlement": r.settlement.address,
+        "guardian": r.guardian.address,
+        "treasury": r.treasury.address,
+        "dust": r.dust.address,
+        "epoch_length_s": 60,
+        "challenge_window_s": 10,
+        "withdrawal_delay_s": 100,
+        "dev_token": True,
+    }
+    path = tmp_path / "var" / "deployment.json"
+    first = load_or_deploy(chain.w3, path, r.deployer.address, **config)
+    assert load_or_deploy(chain.w3, path, r.deployer.address, **config) == first
+    # Saved for another chain (or a reset chain): deploys afresh.
+    path.write_text(dataclasses.replace(first, chain_id=1).to_json())
+    again = load_or_deploy(chain.w3, path, r.deployer.address, **config)
+    assert again.registry != first.registry
+    assert Deployment.load(path) == again
