@@ -51,6 +51,7 @@ from royalties.vouchers import Accepted, ChannelState, Play, accept_voucher
 from storage import LocalObjectStore
 
 EPOCH_S = 3_600
+DUST_ADDR = "0x" + "d" * 40
 WINDOW_S = 600
 
 
@@ -352,3 +353,35 @@ def test_settle_epoch_resumes_after_a_crash_at_every_step(
     empty = LocalObjectStore(tmp_path / "empty", url_secret=b"s" * 32, base_url="http://test")
     lost = verify_epoch(net.c, empty, 1, from_block=net.d.block_number).difference
     assert lost is not None and lost.where == "storage"
+
+
+def test_propose_root_once_after_a_veto_and_on_stale_totals(net: Net) -> None:
+    settlement = net.acc[1].address
+    dist = net.c.distributor
+    world = World(net)
+    world.stream(4)
+    world.end_epoch(0)
+    claim_latest_vouchers(net.w3, net.c.escrow, settlement, list(world.latest.values()))
+    claimed = channel_claimed(net.c.escrow, world.states)
+    gross = covered_gross(world.plays, claimed)
+    reader = TermsReader(net.c.registry)
+    state = advance(SplitState(), 0, gross, {t: reader.terms(t, 0) for t in gross}, DUST_ADDR)
+    report = build_report(
+        epoch=0,
+        state=state,
+        channels=claimed,
+        dust_account=DUST_ADDR,
+        previous_total=0,
+        chain=world.chain,
+        code_version="test",
+    )
+    stale = Payouts(0, report.payouts.leaves, previous_total=1)
+    with pytest.raises(ChainError, match="assume 1 allocated"):
+        propose_root_once(net.w3, dist, settlement, stale, report.sha256)
+    assert propose_root_once(net.w3, dist, settlement, report.payouts, report.sha256).tx_hash
+    net.tx(dist.functions.veto(0), net.acc[2])
+    with pytest.raises(ChainError, match="vetoed"):
+        propose_root_once(net.w3, dist, settlement, report.payouts, report.sha256)
+    # A corrected root (here: one more unit to the dust account) may be proposed again.
+    fixed = Payouts(0, {**report.payouts.leaves, checksum(DUST_ADDR): 1}, previous_total=0)
+    assert propose_root_once(net.w3, dist, settlement, fixed, bytes(32)).tx_hash
