@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from studio.chain_relay import relay_pending
+from studio.demo import start_seeding
 from studio.error_handlers import install_error_handlers
 from studio.jobs.embedded import EmbeddedWorkers
 from studio.middleware import RequestContextMiddleware
@@ -22,6 +23,7 @@ from studio.routes import (
     platforms,
     uploads,
     voices,
+    web,
 )
 from studio.schemas import ErrorBody
 from studio.services import Services, build_services, prepare_store, require_backends
@@ -66,6 +68,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             from studio.jobs.celery_app import dispatch_to_celery
 
             svc.dispatch = dispatch_to_celery(settings)
+        if settings.demo_seed:
+            start_seeding(svc)
         try:
             yield
         finally:
@@ -83,6 +87,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    for module in (health, config, auth, me, platforms, uploads, objects, voices, jobs):
+    for module in (health, config, auth, me, platforms, uploads, objects, voices, jobs, web):
         app.include_router(module.router)
     return app

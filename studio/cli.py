@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -87,14 +88,35 @@ def run(
     except Exception as exc:
         typer.secho(f"TIMBRE_DATABASE_URL: cannot migrate the database: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
-    application = create_app(settings)
+    chain = None
+    if not settings.chain_rpc_url and settings.embedded_chain:
+        if settings.environment == "production":
+            typer.secho("TIMBRE_CHAIN_RPC_URL is required in production", fg="red", err=True)
+            raise typer.Exit(2)
+        from studio.local_chain import start_local_chain
+
+        chain = start_local_chain(settings)
+        settings = chain.settings_for(settings).model_copy(update={"demo_seed": True})
     bind_host, bind_port = host or settings.host, port or settings.port
-    typer.echo(
-        f"Timbre on http://{bind_host}:{bind_port}  (API docs: /docs, health: /healthz); "
-        "Ctrl-C stops it."
-    )
+    if (host or port) and not os.environ.get("TIMBRE_PUBLIC_URL"):
+        settings = settings.model_copy(update={"public_url": f"http://{bind_host}:{bind_port}"})
+    application = create_app(settings)
+    lines = [
+        f"Timbre is starting on {settings.public_url}",
+        f"  web app: {settings.public_url}/   API docs: {settings.public_url}/docs",
+    ]
+    if chain is not None:
+        lines.append(
+            f"  local chain: {chain.node.rpc_url} (chain id {chain.node.chain_id}); state in "
+            f"{settings.var_dir / 'chain'}; demo wallets are offered on the sign-in page"
+        )
+    lines.append("  Ctrl-C stops everything it started.")
+    typer.echo("\n".join(lines))
     try:
         uvicorn.run(application, host=bind_host, port=bind_port, log_config=None)
     except ConfigurationError as exc:
         typer.secho(f"start-up failed: {exc.message}", fg="red", err=True)
         sys.exit(2)
+    finally:
+        if chain is not None:
+            chain.stop()

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     # clearly labelled "demo wallet". Their keys are public (anvil's test mnemonic); refused in
     # production.
     demo_wallets: int = Field(default=0, ge=0, le=10)
+    # Seed the demo (creator voice, fan, funded platform) at start-up; `timbre run` sets it
+    # together with the embedded chain.
+    demo_seed: bool = False
+    # `timbre run` starts a local anvil (state under var/chain) when no chain RPC is set.
+    embedded_chain: bool = True
 
     # --- secrets --------------------------------------------------------------------------
     # HMAC key for signed object URLs (and anything else the service signs for itself).
@@ -119,8 +124,8 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"TIMBRE_OBJECT_STORE=s3 needs {', '.join(missing)}")
-        if self.demo_wallets and self.environment == "production":
-            raise ValueError("TIMBRE_DEMO_WALLETS must be 0 in production")
+        if (self.demo_wallets or self.demo_seed) and self.environment == "production":
+            raise ValueError("TIMBRE_DEMO_WALLETS / TIMBRE_DEMO_SEED are not for production")
         if self.deployment_file is not None and not self.chain_rpc_url:
             raise ValueError("TIMBRE_DEPLOYMENT_FILE needs TIMBRE_CHAIN_RPC_URL")
         if self.job_broker == "celery" and not self.broker_url:
