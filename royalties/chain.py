@@ -22,6 +22,7 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 
 from contracts.eip712 import Voucher
@@ -32,13 +33,16 @@ from royalties.payouts import Payouts
 from royalties.splits import Terms
 
 
-def channel_state(escrow: Contract, channel_id: int) -> dict[str, Any]:
-    """``PlayEscrow.getChannel`` by field name, as the ABI names them (``claimed``,
-    ``lastSeq``, ``balance``... amounts in base units); names, not positions, so a repacked
-    struct does not shift the values."""
-    fn = escrow.functions.getChannel(channel_id)
+def struct_call(fn: ContractFunction) -> dict[str, Any]:
+    """Calls a view returning one struct and names its fields as the ABI does (``lastSeq``,
+    ``claimed``, ``payout``...): names, not positions, so a repacked struct shifts nothing."""
     names = [c["name"] for c in fn.abi["outputs"][0]["components"]]
     return dict(zip(names, fn.call(), strict=True))
+
+
+def channel_state(escrow: Contract, channel_id: int) -> dict[str, Any]:
+    """``PlayEscrow.getChannel`` by field name (amounts in base units)."""
+    return struct_call(escrow.functions.getChannel(channel_id))
 
 
 def channel_claimed(escrow: Contract, channel_ids: Iterable[int]) -> dict[int, int]:
@@ -161,29 +165,36 @@ class TermsReader:
     def __init__(self, registry: Contract) -> None:
         self._fn = registry.functions
         self._tracks: dict[bytes, tuple[bytes, str]] = {}
-        self._versions: dict[tuple[bytes, int], tuple[int, tuple[Any, ...]]] = {}
+        self._versions: dict[tuple[bytes, int], tuple[int, dict[str, Any]]] = {}
         self._treasury: str | None = None
 
     def terms(self, track_id: bytes, epoch: int) -> Terms:
         """The :class:`Terms` of ``track_id`` in force in ``epoch``."""
         if track_id not in self._tracks:
-            model_id, fan, _ = self._fn.getTrack(track_id).call()
-            if int(fan, 16) == 0:
+            track = struct_call(self._fn.getTrack(track_id))
+            if int(track["fan"], 16) == 0:
                 raise ChainError(f"track 0x{track_id.hex()} is not registered")
-            self._tracks[track_id] = (bytes(model_id), fan)
+            self._tracks[track_id] = (bytes(track["modelId"]), track["fan"])
         model_id, fan = self._tracks[track_id]
         key = (model_id, epoch)
         if key not in self._versions:
-            in_force = tuple(self._fn.termsAt(model_id, epoch).call())
+            in_force = struct_call(self._fn.termsAt(model_id, epoch))
             count = int(self._fn.termsVersionCount(model_id).call())
             version = next(
                 v
                 for v in range(count - 1, -1, -1)
-                if tuple(self._fn.termsVersion(model_id, v).call()) == in_force
+                if struct_call(self._fn.termsVersion(model_id, v)) == in_force
             )
             self._versions[key] = (version, in_force)
-        version, in_force = self._versions[key]
+        version, t = self._versions[key]
         if self._treasury is None:
             self._treasury = to_checksum_address(self._fn.treasury().call())
-        payout, creator_bps, fan_bps, platform_bps = in_force[:4]
-        return Terms(version, payout, fan, self._treasury, creator_bps, fan_bps, platform_bps)
+        return Terms(
+            version=version,
+            creator=t["payout"],
+            fan=fan,
+            treasury=self._treasury,
+            creator_bps=t["creatorBps"],
+            fan_bps=t["fanBps"],
+            platform_bps=t["platformBps"],
+        )

@@ -81,9 +81,9 @@ def settle_epoch(
     ``state`` is the split state after the previous settled epoch; ``plays`` every accepted
     play so far, in seq order per channel, or, with ``since`` (each channel's redeemed amount
     at the previous settlement: the previous report's channels), only the plays after it;
-    ``vouchers`` the latest accepted voucher of each
-    channel whose play falls in an epoch up to ``epoch``; ``channel_ids`` every channel;
-    ``previous_leaves`` the last root's leaves; ``from_block`` the deployment's block.
+    ``vouchers`` the latest accepted voucher of each channel whose play falls in an epoch up
+    to ``epoch``; ``channel_ids`` every channel; ``previous_leaves`` the last root's leaves;
+    ``from_block`` the deployment's block.
     """
     claim = claim_latest_vouchers(w3, contracts.escrow, sender, vouchers)
     standing = _standing_report(contracts, store, epoch, from_block)

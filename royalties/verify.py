@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from web3.contract import Contract
 
 from contracts.deploy import Contracts
+from royalties.chain import TermsReader
 from royalties.errors import PayoutError, ReportError
 from royalties.payouts import build_payouts
 from royalties.report import ReportInputs, canonical_value, figures, load_report, parse_report
@@ -165,18 +166,12 @@ def _check_terms(registry: Contract, segments: tuple[Segment, ...]) -> Differenc
     """Each segment's terms are the registry's terms version in force at its start epoch, and
     its fan is the track's fan. (The treasury is a single current value on-chain, so a
     segment's treasury is not checked against history.)"""
-    fn = registry.functions
+    reader = TermsReader(registry)
     for s in segments:
-        where = f"segment {s.track_id.hex()}@{s.start_epoch}.terms"
-        model_id, fan, _ = fn.getTrack(s.track_id).call()
-        in_force = tuple(fn.termsAt(model_id, s.start_epoch).call())
-        if tuple(fn.termsVersion(model_id, s.terms.version).call()) != in_force:
-            return Difference(where, "the version in force at the start epoch", str(s.terms))
-        payout, creator_bps, fan_bps, platform_bps = in_force[:4]
-        on_chain = (payout, fan, creator_bps, fan_bps, platform_bps)
-        reported = (s.terms.creator, s.terms.fan, *(w for _, w in s.terms.shares()))
-        if on_chain != reported:
-            return Difference(where, str(on_chain), str(reported))
+        on_chain = replace(reader.terms(s.track_id, s.start_epoch), treasury=s.terms.treasury)
+        if on_chain != s.terms:
+            where = f"segment {s.track_id.hex()}@{s.start_epoch}.terms"
+            return Difference(where, str(on_chain), str(s.terms))
     return None
 
 

@@ -5,7 +5,7 @@ verify against the chain, and payees' token balances end equal to their entitlem
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -385,3 +385,18 @@ def test_propose_root_once_after_a_veto_and_on_stale_totals(net: Net) -> None:
     # A corrected root (here: one more unit to the dust account) may be proposed again.
     fixed = Payouts(0, {**report.payouts.leaves, checksum(DUST_ADDR): 1}, previous_total=0)
     assert propose_root_once(net.w3, dist, settlement, fixed, bytes(32)).tx_hash
+    # A self-consistent report whose terms are not the registry's is caught by verify.
+    forged_terms = {t: replace(reader.terms(t, 0), fan=checksum(DUST_ADDR)) for t in gross}
+    forged_state = advance(SplitState(), 0, gross, forged_terms, DUST_ADDR)
+    forged = build_report(
+        epoch=0,
+        state=forged_state,
+        channels=claimed,
+        dust_account=DUST_ADDR,
+        previous_total=0,
+        chain=world.chain,
+        code_version="test",
+    )
+    assert verify_report(forged.data).ok
+    diff = verify_report(forged.data, registry=net.c.registry).difference
+    assert diff is not None and diff.where.endswith(".terms")
