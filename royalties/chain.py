@@ -9,20 +9,26 @@ at any point and running the step again finishes it without a second payment or 
 * :func:`propose_root_once` proposes only while the distributor still expects this epoch
   (``nextEpoch() <= epoch``); if the root is already there it checks that it is the same root.
 
+If a process dies after sending a transaction that is still pending, the next run may send a
+duplicate: the duplicate claim redeems nothing (stale vouchers), the duplicate proposal reverts
+(``EpochNotIncreasing`` / ``RootAlreadyPending``) and the run after that finds the root.
+
 Reads used by the settlement to build its inputs: :func:`channel_claimed`,
-:class:`TermsReader`.
+:class:`TermsReader`; :func:`erc1271_checker` for contract-wallet voucher signers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
 
 from contracts.eip712 import Voucher
@@ -198,3 +204,28 @@ class TermsReader:
             fan_bps=t["fanBps"],
             platform_bps=t["platformBps"],
         )
+
+
+ERC1271_MAGIC = bytes.fromhex("1626ba7e")  # IERC1271.isValidSignature.selector
+ERC1271_GAS_LIMIT = 50_000
+"""Gas a contract signer may use to answer, as PlayEscrow allows (its ERC1271_GAS_LIMIT): a
+wallet the escrow would refuse for running out of gas is refused here too."""
+
+
+def erc1271_checker(w3: Web3) -> Callable[[str, bytes, bytes], bool]:
+    """A ``(signer, digest, signature) -> bool`` check for contract-wallet voucher signers
+    (:func:`royalties.vouchers.accept_voucher`'s ``erc1271``): an ``eth_call`` of
+    ``isValidSignature`` with at most :data:`ERC1271_GAS_LIMIT` gas; any revert, short answer
+    or wrong magic value is a refusal."""
+
+    def check(signer: str, digest: bytes, signature: bytes) -> bool:
+        data = ERC1271_MAGIC + encode(["bytes32", "bytes"], [digest, signature])
+        try:
+            answer = w3.eth.call(
+                {"to": to_checksum_address(signer), "data": data, "gas": ERC1271_GAS_LIMIT}
+            )
+        except (ContractLogicError, Web3RPCError, ValueError):
+            return False
+        return len(answer) >= 32 and bytes(answer[:4]) == ERC1271_MAGIC
+
+    return check

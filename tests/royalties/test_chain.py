@@ -14,13 +14,16 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from contracts.anvil import AnvilNode
-from contracts.deploy import Contracts, Deployment, connect, deploy_all
+from contracts.artifacts import bind
+from contracts.deploy import Contracts, Deployment, connect, deploy_all, deploy_contract
 from contracts.eip712 import (
     ModelTerms,
     Voucher,
     escrow_domain,
     registry_domain,
     sign_model_terms,
+    sign_voucher,
+    voucher_digest,
 )
 from contracts.transact import transact
 from royalties import settle as settle_module
@@ -28,6 +31,7 @@ from royalties.chain import (
     TermsReader,
     channel_claimed,
     claim_latest_vouchers,
+    erc1271_checker,
     propose_root_once,
 )
 from royalties.errors import ChainError
@@ -400,3 +404,25 @@ def test_propose_root_once_after_a_veto_and_on_stale_totals(net: Net) -> None:
     assert verify_report(forged.data).ok
     diff = verify_report(forged.data, registry=net.c.registry).difference
     assert diff is not None and diff.where.endswith(".terms")
+
+
+def test_erc1271_checker_follows_the_wallet_and_caps_its_gas(net: Net) -> None:
+    deployer, platform, stranger = net.acc[0], net.acc[7], net.acc[8]
+    wallet_address = deploy_contract(net.w3, deployer.address, "MaliciousWallet", platform.address)
+    wallet = bind(net.w3, "MaliciousWallet", wallet_address)
+    check = erc1271_checker(net.w3)
+    edomain = escrow_domain(net.d.chain_id, net.d.escrow)
+    meter = PlatformMeter(1, bytes(platform.key), edomain)
+    voucher, sig = meter.pay(b"\xa1" * 32, 5, net.now())
+    digest = voucher_digest(edomain, voucher)
+    other = sign_voucher(bytes(stranger.key), edomain, voucher)
+    assert check(wallet_address, digest, sig)
+    assert not check(wallet_address, digest, other)
+    assert not check(platform.address, digest, sig)  # an EOA answers nothing
+    state = ChannelState(1, wallet_address, balance=100, signer_is_contract=True)
+    play = Play(b"\xa1" * 32, 5, meter.records[0].timestamp)
+    result = accept_voucher(state, play, voucher, sig, edomain, now=play.timestamp, erc1271=check)
+    assert isinstance(result, Accepted)
+    for mode in (2, 4):  # AlwaysInvalid, BurnGas
+        net.tx(wallet.functions.setMode(mode), deployer)
+        assert not check(wallet_address, digest, sig)
