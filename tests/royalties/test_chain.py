@@ -4,28 +4,19 @@ verify against the chain, and payees' token balances end equal to their entitlem
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account.signers.local import LocalAccount
-from web3 import Web3
 
-from contracts.anvil import AnvilNode
 from contracts.artifacts import bind
-from contracts.deploy import Contracts, Deployment, connect, deploy_all, deploy_contract
+from contracts.deploy import deploy_contract
 from contracts.eip712 import (
-    ModelTerms,
-    Voucher,
     escrow_domain,
-    registry_domain,
-    sign_model_terms,
     sign_voucher,
     voucher_digest,
 )
-from contracts.transact import transact
 from royalties import settle as settle_module
 from royalties.chain import (
     TermsReader,
@@ -35,152 +26,25 @@ from royalties.chain import (
     propose_root_once,
 )
 from royalties.errors import ChainError
-from royalties.gross import ChargedPlay, covered_gross
+from royalties.gross import covered_gross
 from royalties.ledger import (
     ChainView,
-    Transaction,
     post_channel_claim,
     post_entitlements,
     post_payee_claim,
-    post_play,
     reconcile,
 )
 from royalties.payouts import Payouts
 from royalties.platform_meter import PlatformMeter
-from royalties.report import ChainRef, Report, build_report, parse_report
+from royalties.report import Report, build_report, parse_report
 from royalties.settle import EpochSettlement, settle_epoch
 from royalties.splits import SplitState, advance, checksum
 from royalties.verify import verify_epoch, verify_report
 from royalties.vouchers import Accepted, ChannelState, Play, accept_voucher
 from storage import LocalObjectStore
+from tests.royalties.anvil_world import Net, World
 
-EPOCH_S = 3_600
 DUST_ADDR = "0x" + "d" * 40
-WINDOW_S = 600
-
-
-@dataclass
-class Net:
-    node: AnvilNode
-    w3: Web3
-    d: Deployment
-    c: Contracts
-    acc: list[LocalAccount]
-
-    def tx(self, fn: object, sender: LocalAccount) -> None:
-        transact(self.w3, fn, sender.address)  # type: ignore[arg-type]
-
-    def now(self) -> int:
-        return self.node.latest_timestamp()
-
-    def warp_to(self, timestamp: int) -> None:
-        self.node.mine(timestamp=timestamp)
-
-
-@pytest.fixture(scope="module")
-def base_net() -> Iterator[Net]:
-    with AnvilNode() as node:
-        w3 = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 60}))
-        acc = node.dev_accounts
-        d = deploy_all(
-            w3,
-            acc[0].address,
-            settlement=acc[1].address,
-            guardian=acc[2].address,
-            treasury=acc[3].address,
-            dust=acc[4].address,
-            epoch_length_s=EPOCH_S,
-            challenge_window_s=WINDOW_S,
-            withdrawal_delay_s=86_400,
-            dev_token=True,
-        )
-        yield Net(node, w3, d, connect(w3, d), acc)
-
-
-@pytest.fixture
-def net(base_net: Net) -> Iterator[Net]:
-    snapshot = base_net.node.snapshot()
-    try:
-        yield base_net
-    finally:
-        base_net.node.revert(snapshot)
-
-
-def model_terms(net: Net, creator: LocalAccount, creator_bps: int, fan_bps: int) -> ModelTerms:
-    return ModelTerms(
-        creator=creator.address,
-        payout=creator.address,
-        artifact_hash=b"\x11" * 32,
-        metadata_uri="ipfs://card",
-        creator_bps=creator_bps,
-        fan_bps=fan_bps,
-        platform_bps=10_000 - creator_bps - fan_bps,
-        price_per_play=3_001,
-        approval_required=False,
-        nonce=int(net.c.registry.functions.nonces(creator.address).call()),
-        deadline=net.now() + 3_600,
-    )
-
-
-class World:
-    """One model (33.33 / 33.33 / 33.34 %: remainders happen) with two fan tracks, and two
-    funded platform channels whose plays the studio accepts."""
-
-    def __init__(self, net: Net) -> None:
-        deployer, settlement, _, _, _, creator, fan, p1, p2, fan2 = net.acc
-        self.net = net
-        reg, escrow, token = net.c.registry, net.c.escrow, net.c.token
-        self.rdomain = registry_domain(net.d.chain_id, net.d.registry)
-        self.edomain = escrow_domain(net.d.chain_id, net.d.escrow)
-        self.chain = ChainRef(net.d.chain_id, net.d.registry, net.d.escrow, net.d.distributor)
-        self.creator = creator
-        self.terms = model_terms(net, creator, 3_333, 3_333)
-        sig = sign_model_terms(bytes(creator.key), self.rdomain, self.terms)
-        net.tx(reg.functions.registerModel(self.terms.as_tuple(), sig, b""), deployer)
-        model_id = bytes(reg.functions.modelIdOf(creator.address, self.terms.artifact_hash).call())
-        self.tracks = [b"\xa1" * 32, b"\xa2" * 32]
-        for track_id, who in zip(self.tracks, (fan, fan2), strict=True):
-            net.tx(reg.functions.registerTrack(model_id, track_id, who.address, 0, b""), settlement)
-        self.states: dict[int, ChannelState] = {}
-        self.meters: dict[int, PlatformMeter] = {}
-        for platform in (p1, p2):
-            net.tx(escrow.functions.openChannel(net.d.token, platform.address), platform)
-            channel_id = int(escrow.functions.channelCount().call())
-            net.tx(token.functions.faucet(platform.address, 10**9), platform)
-            net.tx(token.functions.approve(net.d.escrow, 10**9), platform)
-            net.tx(escrow.functions.deposit(channel_id, 10**9), platform)
-            self.states[channel_id] = ChannelState(channel_id, platform.address, balance=10**9)
-            self.meters[channel_id] = PlatformMeter(channel_id, bytes(platform.key), self.edomain)
-        self.plays: list[ChargedPlay] = []
-        self.ledger: list[Transaction] = []
-        self.latest: dict[int, tuple[Voucher, bytes]] = {}
-
-    def stream(self, n: int) -> None:
-        now = self.net.now()
-        price = self.terms.price_per_play
-        for i in range(n):
-            channel_id = sorted(self.states)[i % 2]
-            track_id = self.tracks[i % 3 % 2]
-            voucher, vsig = self.meters[channel_id].pay(track_id, price, now)
-            play = Play(track_id, price, now)
-            result = accept_voucher(
-                self.states[channel_id], play, voucher, vsig, self.edomain, now=now
-            )
-            assert isinstance(result, Accepted), result
-            self.states[channel_id] = result.state
-            self.latest[channel_id] = (voucher, vsig)
-            cumulative = voucher.cumulative_amount
-            self.plays.append(ChargedPlay(channel_id, voucher.seq, track_id, price, cumulative))
-            self.ledger.append(post_play(channel_id, track_id, price, ref=f"{channel_id}/{i}"))
-
-    def update_terms(self, creator_bps: int, fan_bps: int) -> None:
-        update = model_terms(self.net, self.creator, creator_bps, fan_bps)
-        usig = sign_model_terms(bytes(self.creator.key), self.rdomain, update)
-        reg = self.net.c.registry
-        self.net.tx(reg.functions.updateTerms(update.as_tuple(), usig, b""), self.net.acc[0])
-
-    def end_epoch(self, epoch: int) -> None:
-        self.net.warp_to(self.net.d.epoch_genesis + (epoch + 1) * EPOCH_S + 1)
 
 
 def test_two_epochs_end_to_end_and_resumable(net: Net) -> None:
@@ -240,7 +104,7 @@ def test_two_epochs_end_to_end_and_resumable(net: Net) -> None:
     stream(7)
     settle(0)
     # Terms change during epoch 1 take effect in epoch 2 only.
-    world.update_terms(6_000, 2_500)
+    world.update_terms(0, 6_000, 2_500)
     stream(5)
     settle(1)
     assert all(s.terms.version == 0 for s in state.segments)
