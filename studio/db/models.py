@@ -312,12 +312,18 @@ class JobInput(Base):
 
 
 class Track(Base):
-    """A fan's derivative track made with a voice model."""
+    """A fan's derivative track made with a voice model; on-chain id = sha256 of its audio.
+
+    ``draft``: recorded, not yet on-chain (the relayer retries); ``pending_approval``: the
+    voice's terms require the creator's TrackApproval signature; ``published``: registered in
+    the VoiceRegistry and playable; ``rejected`` by the creator; ``retired`` by its fan or the
+    voice's creator (no new plays; what it earned stays earned)."""
 
     __tablename__ = "tracks"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('draft', 'pending_approval', 'published', 'rejected')", name="status"
+            "status IN ('draft', 'pending_approval', 'published', 'rejected', 'retired')",
+            name="status",
         ),
     )
     id: Mapped[uuid.UUID] = _id()
@@ -327,13 +333,16 @@ class Track(Base):
     fan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), nullable=False)
     job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id"))
     title: Mapped[str] = mapped_column(String(200), nullable=False)
-    content_sha256: Mapped[str] = mapped_column(SHA256, nullable=False)
+    content_sha256: Mapped[str] = mapped_column(SHA256, nullable=False, unique=True)
     fan_payout_address: Mapped[str] = mapped_column(ADDRESS, nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="draft")
     approval_signature: Mapped[str | None] = mapped_column(String(1024))
+    approval_deadline: Mapped[int | None] = mapped_column(BigInteger)  # unix s
     onchain_id: Mapped[str | None] = mapped_column(String(78), unique=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
     created_at: Mapped[datetime] = _created()
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # --- money ----------------------------------------------------------------------------------
@@ -361,10 +370,15 @@ class Voucher(Base):
 
 
 class Play(Base):
-    """One paid access of a track by a platform, covered by a voucher."""
+    """One paid access of a track by a platform, covered by the voucher ``(channel_id, seq)``
+    whose ``cumulative`` amount (base units) includes this play's ``price``. ``timestamp`` is
+    the unix second the platform logged (part of its usage record); ``epoch`` is its epoch."""
 
     __tablename__ = "plays"
-    __table_args__ = (CheckConstraint("price >= 0", name="price_nonneg"),)
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_nonneg"),
+        UniqueConstraint("channel_id", "seq"),
+    )
     id: Mapped[uuid.UUID] = _id()
     track_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tracks.id"), nullable=False, index=True)
     platform_id: Mapped[uuid.UUID] = mapped_column(
@@ -375,6 +389,30 @@ class Play(Base):
     price: Mapped[int] = mapped_column(TokenAmount, nullable=False)
     epoch: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
     played_at: Mapped[datetime] = _created()
+    channel_id: Mapped[str] = mapped_column(String(78), nullable=False)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cumulative: Mapped[int] = mapped_column(TokenAmount, nullable=False)
+    timestamp: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    usage_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class ChannelMeter(Base):
+    """The studio's side of one escrow channel: the last accepted voucher and the play log's
+    frontier (what ``royalties.vouchers.ChannelState`` needs besides the chain). Updated only
+    under a row lock and a compare-and-set on ``last_seq``."""
+
+    __tablename__ = "channel_meters"
+    channel_id: Mapped[str] = mapped_column(String(78), primary_key=True)
+    platform_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("platforms.id"), nullable=False, unique=True
+    )
+    last_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    charged: Mapped[int] = mapped_column(TokenAmount, nullable=False, default=0)
+    last_digest: Mapped[str | None] = mapped_column(String(66))
+    last_timestamp: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    usage_size: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    usage_peaks: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    updated_at: Mapped[datetime] = _created()
 
 
 class Epoch(Base):
@@ -414,3 +452,55 @@ class Payout(Base):
     cumulative_amount: Mapped[int] = mapped_column(TokenAmount, nullable=False)
     proof: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     created_at: Mapped[datetime] = _created()
+
+
+class TrackEarning(Base):
+    """A track's cumulative figures as of a settled epoch (from its report), base units."""
+
+    __tablename__ = "track_earnings"
+    epoch: Mapped[int] = mapped_column(ForeignKey("epochs.number"), primary_key=True)
+    track_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    gross: Mapped[int] = mapped_column(TokenAmount, nullable=False)
+    creator_amount: Mapped[int] = mapped_column(TokenAmount, nullable=False)
+    fan_amount: Mapped[int] = mapped_column(TokenAmount, nullable=False)
+    platform_amount: Mapped[int] = mapped_column(TokenAmount, nullable=False)
+
+
+class LedgerTransaction(Base):
+    """One balanced money event (``royalties.ledger`` posting rules); ``(kind, ref)`` names
+    the event so that it is stored once however often settlement runs."""
+
+    __tablename__ = "ledger_transactions"
+    __table_args__ = (UniqueConstraint("kind", "ref"),)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    ref: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = _created()
+    entries: Mapped[list[LedgerEntry]] = relationship(
+        back_populates="transaction", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class LedgerEntry(Base):
+    """One leg: ``amount`` base units on ``account``, debit positive, credit negative."""
+
+    __tablename__ = "ledger_entries"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    transaction_id: Mapped[int] = mapped_column(
+        ForeignKey("ledger_transactions.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    account: Mapped[str] = mapped_column(String(120), nullable=False, index=True)
+    amount: Mapped[int] = mapped_column(TokenAmount, nullable=False)
+    transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
+
+
+class ChainCursor(Base):
+    """How far a chain event scan got (next block to read), by name."""
+
+    __tablename__ = "chain_cursors"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_block: Mapped[int] = mapped_column(BigInteger, nullable=False)
