@@ -1,0 +1,114 @@
+// The one HTTP client of the app: same-origin JSON calls with the session's bearer token.
+
+import { ApiError, errorFromBody, NETWORK_ERROR } from "./errors";
+import type {
+  Config,
+  ConvertJobIn,
+  Job,
+  JobResult,
+  Me,
+  Role,
+  SessionOut,
+  SignedUrl,
+  Terms,
+  TermsIn,
+  TrainJobIn,
+  Upload,
+  Voice,
+} from "./types";
+
+let token: string | null = null;
+const expiredListeners = new Set<() => void>();
+
+export function setToken(value: string | null): void {
+  token = value;
+}
+
+export function authHeader(): Record<string, string> {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/** Called when the server says the session is no longer valid (401 on a signed-in call). */
+export function onSessionExpired(listener: () => void): void {
+  expiredListeners.add(listener);
+}
+
+export function reportUnauthorized(status: number): void {
+  if (status === 401 && token) {
+    token = null;
+    expiredListeners.forEach((l) => l());
+  }
+}
+
+export async function readError(res: Response): Promise<ApiError> {
+  let body: unknown = null;
+  try {
+    body = await res.json();
+  } catch {
+    // not JSON (a proxy's error page): the status decides the sentence
+  }
+  return errorFromBody(res.status, body);
+}
+
+async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<T> {
+  const init: RequestInit = { method, headers: { Accept: "application/json", ...authHeader(), ...headers } };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)["Content-Type"] = "application/json";
+  }
+  let res: Response;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, "network", NETWORK_ERROR);
+  }
+  if (!res.ok) {
+    reportUnauthorized(res.status);
+    throw await readError(res);
+  }
+  if (res.status === 204) return undefined as T;
+  return (await res.json()) as T;
+}
+
+/** A random key per user action: a retried click creates the job once. */
+export function idempotencyKey(): string {
+  return crypto.randomUUID();
+}
+
+export const api = {
+  config: () => request<Config>("GET", "/v1/config"),
+  nonce: () => request<{ nonce: string; expires_at: string }>("GET", "/v1/auth/nonce"),
+  signIn: (message: string, signature: string) =>
+    request<SessionOut>("POST", "/v1/auth/siwe", { message, signature }),
+  logout: () => request<void>("POST", "/v1/auth/logout"),
+  me: () => request<Me>("GET", "/v1/me"),
+  addRole: (role: Exclude<Role, "platform">) => request<Me>("POST", "/v1/me/roles", { role }),
+
+  uploads: () => request<Upload[]>("GET", "/v1/uploads"),
+  uploadUrl: (id: string) => request<SignedUrl>("GET", `/v1/uploads/${encodeURIComponent(id)}/url`),
+
+  voices: () => request<Voice[]>("GET", "/v1/voices"),
+  myVoices: () => request<Voice[]>("GET", "/v1/voices/mine"),
+  voice: (id: string) => request<Voice>("GET", `/v1/voices/${encodeURIComponent(id)}`),
+  registryNonce: () => request<{ nonce: string }>("GET", "/v1/voices/registry/nonce"),
+  setTerms: (id: string, body: TermsIn) =>
+    request<Terms>("POST", `/v1/voices/${encodeURIComponent(id)}/terms`, body),
+  acceptTerms: (id: string, version: number) =>
+    request<{ voice_model_id: string; terms_version: number; accepted_at: string }>(
+      "POST",
+      `/v1/voices/${encodeURIComponent(id)}/accept`,
+      { terms_version: version },
+    ),
+  retire: (id: string) => request<Voice>("POST", `/v1/voices/${encodeURIComponent(id)}/retire`),
+
+  createJob: (body: TrainJobIn | ConvertJobIn, key: string) =>
+    request<Job>("POST", "/v1/jobs", body, { "Idempotency-Key": key }),
+  job: (id: string) => request<Job>("GET", `/v1/jobs/${encodeURIComponent(id)}`),
+  cancelJob: (id: string) => request<Job>("POST", `/v1/jobs/${encodeURIComponent(id)}/cancel`),
+  jobResult: (id: string) => request<JobResult>("GET", `/v1/jobs/${encodeURIComponent(id)}/result`),
+};

@@ -1,0 +1,156 @@
+// Bodies of the studio's public API (see /openapi.json). Money is a decimal string of token
+// base units; shares are basis points (sum 10,000).
+
+export interface DemoWallet {
+  label: string;
+  address: string;
+  private_key: string;
+}
+
+export interface Deployment {
+  chain_id: number;
+  registry: string;
+  escrow: string;
+  distributor: string;
+  token: string;
+  epoch_genesis: number;
+  epoch_length_s: number;
+}
+
+export interface Config {
+  chain_id: number;
+  public_url: string;
+  token_decimals: number;
+  max_upload_bytes: number;
+  max_upload_duration_s: number;
+  contracts: Deployment | null;
+  demo_wallets: DemoWallet[];
+}
+
+export interface SessionOut {
+  token: string;
+  expires_at: string;
+  address: string;
+}
+
+export type Role = "creator" | "fan" | "platform";
+
+export interface Me {
+  id: string;
+  address: string;
+  roles: Role[];
+  session_expires_at: string;
+}
+
+export interface Upload {
+  id: string;
+  sha256: string;
+  size_bytes: number;
+  filename: string | null;
+  format: string;
+  duration_s: number;
+  sample_rate: number;
+  channels: number;
+  created_at: string;
+}
+
+export interface SignedUrl {
+  url: string;
+  expires_at: string;
+}
+
+export interface Terms {
+  version: number;
+  payout_address: string;
+  creator_bps: number;
+  fan_bps: number;
+  platform_bps: number;
+  price_per_play: string;
+  approval_required: boolean;
+  metadata_uri: string | null;
+  status: string;
+  effective_epoch: number | null;
+  created_at: string;
+}
+
+export interface Voice {
+  id: string;
+  creator_address: string;
+  name: string;
+  description: string | null;
+  status: string;
+  method: string | null;
+  artifact_sha256: string | null;
+  created_at: string;
+  retired_at: string | null;
+  terms: Terms | null;
+}
+
+export interface TermsIn {
+  payout_address: string;
+  creator_bps: number;
+  fan_bps: number;
+  platform_bps: number;
+  price_per_play: string;
+  approval_required: boolean;
+  metadata_uri: string;
+  nonce: string;
+  deadline: number;
+  signature: string;
+}
+
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+export interface Job {
+  id: string;
+  kind: "train" | "convert";
+  status: JobStatus;
+  stage: string;
+  percent: number;
+  voice_model_id: string | null;
+  result_sha256: string | null;
+  error: { code: string; message: string } | null;
+  attempts: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface JobEvent {
+  id: number;
+  status: JobStatus;
+  stage: string;
+  percent: number;
+  message: string | null;
+  at: string;
+}
+
+export interface JobResult {
+  job_id: string;
+  kind: string;
+  sha256: string;
+  url: string | null;
+  expires_at: string | null;
+  voice_model_id: string | null;
+}
+
+export interface TrainJobIn {
+  kind: "train";
+  upload_ids: string[];
+  name: string;
+  description?: string;
+  method: "baseline" | "neural";
+  mode: "speech" | "singing";
+}
+
+export interface ConvertJobIn {
+  kind: "convert";
+  upload_id: string;
+  voice_model_id: string;
+  transpose: number;
+  index_rate: number;
+  protect: number;
+  accompaniment_upload_id?: string;
+}
+
+export const TERMINAL: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "cancelled"]);

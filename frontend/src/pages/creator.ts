@@ -1,0 +1,285 @@
+// Creator studio: reference recordings → train a voice → sign its terms → (retire).
+
+import { api, idempotencyKey } from "../api/client";
+import type { Config, Upload, Voice } from "../api/types";
+import { jobProgress } from "../components/jobProgress";
+import { notice } from "../components/notice";
+import { termsForm } from "../components/termsForm";
+import { termsSummary } from "../components/termsSummary";
+import { uploader } from "../components/uploader";
+import type { Page } from "../router";
+import { hasRole, session } from "../session";
+import { clear, formatBytes, formatDuration, h, uid } from "../ui/dom";
+import { needRole, needSignIn } from "./gate";
+
+const TITLE = "Creator studio";
+const STATUS_TEXT: Record<string, string> = {
+  draft: "Not trained (training failed or was cancelled)",
+  training: "Training",
+  ready: "Trained — set terms to open it to fans",
+  registered: "Licensed — in the catalogue",
+  retired: "Retired — takes no new tracks",
+};
+
+export const creatorPage: Page = ({ cfg }) => {
+  if (!session()) {
+    return needSignIn(TITLE, "/creator", "Sign in with your wallet to train your voice and license it to fans.");
+  }
+  if (!hasRole("creator")) {
+    return needRole(
+      TITLE,
+      "creator",
+      "Creators upload recordings of their own voice, train a voice model and sign the royalty terms fans accept.",
+    );
+  }
+  let disposed = false;
+  const selected = new Set<string>();
+
+  // --- 1. reference recordings ------------------------------------------------------------
+  const uploadsMsg = notice();
+  const uploadList = h("ul", { class: "upload-list", "aria-label": "Your recordings" });
+  const preview = h("audio", { controls: true, preload: "none", class: "preview", "aria-label": "Recording preview" });
+  const previewTitle = h("p", { class: "hint", "aria-live": "polite" }, "Choose “Listen” on a recording to hear it here.");
+  const renderUploads = (uploads: Upload[]) => {
+    clear(uploadList);
+    if (!uploads.length) uploadList.append(h("li", { class: "empty" }, "No recordings yet."));
+    for (const u of uploads) uploadList.append(uploadRow(u));
+    updateTrainButton();
+  };
+  const uploadRow = (u: Upload) => {
+    const id = uid("use");
+    const box = h("input", { id, type: "checkbox", checked: selected.has(u.id), "data-upload": u.id });
+    box.addEventListener("change", () => {
+      if (box.checked) selected.add(u.id);
+      else selected.delete(u.id);
+      updateTrainButton();
+    });
+    const listen = h("button", { type: "button", class: "button small" }, "Listen");
+    const name = u.filename ?? u.sha256.slice(0, 12);
+    listen.setAttribute("aria-label", `Listen to ${name}`);
+    listen.addEventListener("click", async () => {
+      try {
+        const { url } = await api.uploadUrl(u.id);
+        preview.src = url;
+        previewTitle.textContent = `Playing ${name}`;
+        await preview.play();
+      } catch (err) {
+        uploadsMsg.error(err);
+      }
+    });
+    return h(
+      "li",
+      { class: "upload-item" },
+      box,
+      h("label", { for: id }, h("span", { class: "name" }, name), h("span", { class: "hint" }, ` ${formatDuration(u.duration_s)} · ${u.format.toUpperCase()} · ${formatBytes(u.size_bytes)}`)),
+      listen,
+    );
+  };
+  const loadUploads = () =>
+    api
+      .uploads()
+      .then((u) => !disposed && renderUploads(u))
+      .catch((err) => uploadsMsg.error(err));
+
+  const recordings = h(
+    "section",
+    { class: "card", "aria-labelledby": "rec-title" },
+    h("h2", { id: "rec-title" }, "1. Reference recordings"),
+    h(
+      "p",
+      {},
+      "Upload recordings of your own voice: clean speech or singing, a few minutes in total, " +
+        "no music behind it. Tick the ones to train on.",
+    ),
+    uploader({
+      label: "Recordings (WAV, FLAC, OGG or MP3)",
+      hint: `Up to ${formatBytes(cfg.max_upload_bytes)} and ${Math.round(cfg.max_upload_duration_s / 60)} minutes each. You can pick several files.`,
+      multiple: true,
+      buttonText: "Upload",
+      maxBytes: cfg.max_upload_bytes,
+      onUploaded: (u) => {
+        selected.add(u.id);
+        void loadUploads();
+      },
+    }),
+    h("h3", {}, "Your recordings"),
+    uploadList,
+    preview,
+    previewTitle,
+    uploadsMsg.el,
+  );
+
+  // --- 2. train ---------------------------------------------------------------------------
+  const trainMsg = notice();
+  const nameId = uid("voice-name");
+  const nameInput = h("input", { id: nameId, type: "text", required: true, maxlength: 120, autocomplete: "off" });
+  const methodId = uid("method");
+  const method = h(
+    "select",
+    { id: methodId },
+    h("option", { value: "baseline" }, "Fast (baseline) — about a minute"),
+    h("option", { value: "neural" }, "Best quality (neural) — several minutes"),
+  );
+  const modeId = uid("mode");
+  const mode = h(
+    "select",
+    { id: modeId },
+    h("option", { value: "speech" }, "Speech"),
+    h("option", { value: "singing" }, "Singing"),
+  );
+  const trainButton = h("button", { type: "submit", class: "button primary", disabled: true }, "Train voice");
+  const trainHint = h("p", { class: "hint", "aria-live": "polite" });
+  const progress = jobProgress("Training");
+  function updateTrainButton(): void {
+    trainButton.disabled = selected.size === 0;
+    trainHint.textContent = selected.size
+      ? `${selected.size} recording${selected.size === 1 ? "" : "s"} selected.`
+      : "Upload or tick at least one recording first.";
+  }
+  const trainForm = h(
+    "form",
+    { class: "card", "aria-labelledby": "train-title" },
+    h("h2", { id: "train-title" }, "2. Train a voice"),
+    h("div", { class: "field" }, h("label", { for: nameId }, "Voice name"), nameInput),
+    h(
+      "div",
+      { class: "grid2" },
+      h("div", { class: "field" }, h("label", { for: methodId }, "Training method"), method),
+      h("div", { class: "field" }, h("label", { for: modeId }, "Material"), mode),
+    ),
+    h("div", { class: "row" }, trainButton),
+    trainHint,
+    progress.el,
+    trainMsg.el,
+  );
+  trainForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    trainMsg.clear();
+    const name = nameInput.value.trim();
+    if (!name) {
+      trainMsg.error(new Error("Give the voice a name."));
+      nameInput.focus();
+      return;
+    }
+    trainButton.disabled = true;
+    try {
+      const job = await api.createJob(
+        {
+          kind: "train",
+          upload_ids: [...selected],
+          name,
+          method: method.value as "baseline" | "neural",
+          mode: mode.value as "speech" | "singing",
+        },
+        idempotencyKey(),
+      );
+      void loadVoices();
+      const final = await progress.follow(job);
+      if (final?.status === "succeeded") {
+        trainMsg.success(`“${name}” is trained. Set its terms below to open it to fans.`);
+        nameInput.value = "";
+      }
+    } catch (err) {
+      trainMsg.error(err);
+    } finally {
+      updateTrainButton();
+      if (!disposed) void loadVoices();
+    }
+  });
+
+  // --- 3. voices and terms ----------------------------------------------------------------
+  const voicesMsg = notice();
+  const voiceList = h("ul", { class: "voice-list", "aria-label": "Your voices" });
+  const loadVoices = () =>
+    api
+      .myVoices()
+      .then((vs) => {
+        if (disposed) return;
+        clear(voiceList);
+        if (!vs.length) voiceList.append(h("li", { class: "empty" }, "No voices yet: train one above."));
+        vs.forEach((v) => voiceList.append(voiceCard(cfg, v)));
+      })
+      .catch((err) => voicesMsg.error(err));
+
+  const voiceCard = (c: Config, v: Voice) => {
+    const titleId = uid("voice");
+    const card = h(
+      "li",
+      { class: "card voice-card", "aria-labelledby": titleId, "data-voice-status": v.status },
+      h("h3", { id: titleId }, v.name),
+      h(
+        "p",
+        {},
+        h("span", { class: `badge status-${v.status}` }, STATUS_TEXT[v.status] ?? v.status),
+        v.method ? h("span", { class: "hint" }, ` · ${v.method} model`) : null,
+      ),
+      v.terms ? termsSummary(v.terms, c.token_decimals) : null,
+    );
+    if (v.status === "ready" || v.status === "registered") {
+      const details = h(
+        "details",
+        { class: "terms-details", open: v.status === "ready" },
+        h("summary", {}, v.terms ? "Change terms" : "Set terms"),
+        termsForm(c, v, (_t, text) => {
+          voicesMsg.success(text);
+          void loadVoices();
+        }),
+      );
+      card.append(details);
+    }
+    if (v.status === "registered") {
+      const retire = h("button", { type: "button", class: "button danger" }, "Retire voice");
+      let armed = false;
+      retire.addEventListener("click", async () => {
+        if (!armed) {
+          armed = true;
+          retire.textContent = "Confirm: retire (no new tracks)";
+          return;
+        }
+        retire.disabled = true;
+        try {
+          await api.retire(v.id);
+          voicesMsg.success(`“${v.name}” is retired: it takes no new tracks; existing tracks keep earning.`);
+          void loadVoices();
+        } catch (err) {
+          voicesMsg.error(err);
+          retire.disabled = false;
+        }
+      });
+      card.append(h("div", { class: "row" }, retire));
+    }
+    return card;
+  };
+
+  const voices = h(
+    "section",
+    { class: "card", "aria-labelledby": "voices-title" },
+    h("h2", { id: "voices-title" }, "3. Your voices and their terms"),
+    h(
+      "p",
+      {},
+      "Your terms are an EIP-712 message signed by your wallet and registered on-chain; they apply " +
+        "from the next settlement epoch, never retroactively.",
+    ),
+    voicesMsg.el,
+    voiceList,
+  );
+
+  void loadUploads();
+  void loadVoices();
+  updateTrainButton();
+  const el = h(
+    "div",
+    { class: "page" },
+    h("h1", {}, TITLE),
+    h("div", { class: "stack" }, recordings, trainForm, voices),
+  );
+  return {
+    title: TITLE,
+    el,
+    destroy() {
+      disposed = true;
+      preview.pause();
+    },
+  };
+};

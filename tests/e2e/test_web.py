@@ -1,0 +1,227 @@
+"""The web app in a real browser: the creator trains a voice and signs its terms with a demo
+wallet; a fan accepts them, converts a vocal with live progress and A/Bs the result."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
+
+from studio.routes import web
+from tests.e2e.conftest import Studio
+from voice_model.roster import ROSTER, TEST_SENTENCES, TRAIN_SENTENCES, render
+
+pytestmark = pytest.mark.slow
+SR = 16_000
+TRAIN_TIMEOUT_MS = 120_000
+CONVERT_TIMEOUT_MS = 90_000
+
+
+def _speech(speaker: str, texts: tuple[str, ...], out: Path, cache: Path) -> Path:
+    voice = next(s for s in ROSTER if s.name == speaker)
+    audio = np.concatenate([render(voice, t, sample_rate=SR, cache_dir=cache) for t in texts])
+    sf.write(out, audio.astype(np.float32), SR, subtype="PCM_16")
+    return out
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two reference recordings by one Debian voice and a fan vocal by another."""
+    d = tmp_path_factory.mktemp("e2e-audio")
+    cache = d / "cache"
+    return {
+        "ref1": _speech("awb", TRAIN_SENTENCES[0:5], d / "awb-reference-1.wav", cache),
+        "ref2": _speech("awb", TRAIN_SENTENCES[5:10], d / "awb-reference-2.wav", cache),
+        "vocal": _speech("slt", TEST_SENTENCES[0:2], d / "fan-vocal.wav", cache),
+    }
+
+
+class ConsoleWatch:
+    """Console errors and uncaught exceptions of every page in the context."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.errors: list[str] = []
+        context.on("page", self.watch)
+        for page in context.pages:
+            self.watch(page)
+
+    def watch(self, page: Page) -> None:
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+
+    def _console(self, msg: ConsoleMessage) -> None:
+        if msg.type == "error":
+            self.errors.append(f"console: {msg.text} @ {msg.location.get('url')}")
+
+
+def _sign_in(page: Page, who: str) -> None:
+    page.get_by_role("link", name="Sign in", exact=True).click()
+    expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("Demo wallets"))).to_be_visible()
+    page.get_by_role("button", name=f"Sign in as {who}").click()
+    expect(page.locator(".account")).to_contain_text(who)
+    expect(page.locator(".account")).to_contain_text("Demo wallet")
+
+
+def _sign_out(page: Page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("link", name="Sign in", exact=True)).to_be_visible()
+
+
+def _progress_at_100(page: Page, label: str) -> None:
+    bar = page.get_by_role("progressbar", name=label)
+    expect(bar).to_have_attribute("aria-valuenow", "100")
+
+
+def test_creator_and_fan_flow(
+    studio: Studio, browser: BrowserContext, audio: dict[str, Path], screenshots: Path
+) -> None:
+    console = ConsoleWatch(browser)
+    page = browser.pages[0] if browser.pages else browser.new_page()
+    console.watch(page)
+    page.set_default_timeout(15_000)
+
+    # --- public catalogue, empty ---------------------------------------------------------
+    page.goto(studio.base_url + "/")
+    expect(page.get_by_role("heading", name="Voice catalogue")).to_be_visible()
+    expect(page.get_by_text("No voices are licensed yet")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("Earnings & epochs"))).to_contain_text("soon")
+
+    # --- creator: sign in, opt in, upload references ---------------------------------------
+    _sign_in(page, "Demo creator")
+    page.screenshot(path=screenshots / "01-signed-in-catalogue.png")
+    page.get_by_role("link", name="Creator studio").click()
+    page.get_by_role("button", name="Start as a creator").click()
+    expect(page.get_by_role("heading", name="1. Reference recordings")).to_be_visible()
+
+    page.get_by_label("Recordings (WAV, FLAC, OGG or MP3)", exact=True).set_input_files(
+        [audio["ref1"], audio["ref2"]]
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    for name in ("awb-reference-1.wav", "awb-reference-2.wav"):
+        _progress_at_100(page, name)
+    expect(page.get_by_text(re.compile(r"^100 % · Uploaded"))).to_have_count(2)
+    recordings = page.get_by_role("list", name="Your recordings")
+    expect(recordings.get_by_role("checkbox")).to_have_count(2)
+    for box in recordings.get_by_role("checkbox").all():
+        expect(box).to_be_checked()
+    expect(page.get_by_text("2 recordings selected.")).to_be_visible()
+
+    # Listen to one of them (the signed object URL plays under the page's CSP).
+    page.get_by_role("button", name="Listen to awb-reference-1.wav").click()
+    expect(page.get_by_text("Playing awb-reference-1.wav")).to_be_visible()
+
+    # --- train ------------------------------------------------------------------------------
+    page.get_by_label("Voice name").fill("Awb Test Voice")
+    expect(page.get_by_label("Training method")).to_have_value("baseline")
+    page.get_by_role("button", name="Train voice").click()
+    expect(page.get_by_text("“Awb Test Voice” is trained.")).to_be_visible(timeout=TRAIN_TIMEOUT_MS)
+    _progress_at_100(page, "Training")
+    page.screenshot(path=screenshots / "02-creator-trained.png", full_page=True)
+
+    # --- terms: sliders always sum to 100 %, price in dollars → base units -----------------
+    form = page.get_by_role("form", name="Terms for Awb Test Voice")
+    expect(form.get_by_text("Total: 100 %")).to_be_visible()
+    outputs = form.locator("output")
+    # The share touched least recently gives way: first the platform fee, then the other.
+    form.get_by_label("Creator share").fill("6000")
+    expect(outputs).to_have_text(["60 %", "40 %", "0 %"])
+    form.get_by_label("Fan share").fill("3000")
+    expect(outputs).to_have_text(["60 %", "30 %", "10 %"])
+    form.get_by_label("Platform share").fill("1500")
+    expect(outputs).to_have_text(["55 %", "30 %", "15 %"])
+    form.get_by_label("Creator share").fill("6000")
+    expect(outputs).to_have_text(["60 %", "25 %", "15 %"])
+    expect(form.get_by_text("Total: 100 %")).to_be_visible()
+    price = form.get_by_label("Price per play (US dollars)")
+    price.fill("0.0000001")
+    expect(form.get_by_text("Use at most 6 decimal places")).to_be_visible()
+    price.fill("0.002")
+    expect(form.get_by_text("= 2000 base units")).to_be_visible()
+    form.get_by_role("button", name="Sign terms and register").click()
+    expect(page.get_by_text("Terms version 1 signed and registered").first).to_be_visible()
+    expect(page.locator("[data-voice-status=registered]")).to_contain_text(
+        "Licensed — in the catalogue"
+    )
+    page.screenshot(path=screenshots / "03-creator-terms-registered.png", full_page=True)
+    _sign_out(page)
+
+    # --- fan: catalogue → fan studio with the voice picked ---------------------------------
+    _sign_in(page, "Demo fan")
+    card = page.get_by_role("listitem").filter(has_text="Awb Test Voice")
+    expect(card).to_contain_text("60 %")
+    expect(card).to_contain_text("$0.002 (2000 base units)")
+    page.screenshot(path=screenshots / "04-catalogue.png", full_page=True)
+    card.get_by_role("link", name="Make a track with Awb Test Voice").click()
+    page.get_by_role("button", name="Start as a fan").click()
+    expect(page.get_by_role("heading", name="1. Your vocal")).to_be_visible()
+
+    page.get_by_label("Vocal (WAV, FLAC, OGG or MP3)", exact=True).set_input_files(audio["vocal"])
+    page.get_by_role("button", name="Upload vocal").click()
+    _progress_at_100(page, "fan-vocal.wav")
+    expect(page.locator(".track-slot .waveform[data-ready=true]")).to_have_count(1)
+
+    expect(page.get_by_role("radio", name=re.compile("Awb Test Voice"))).to_be_checked()
+    expect(page.get_by_text("Accept the voice's terms.")).to_be_visible()
+    expect(page.get_by_role("button", name="Convert", exact=True)).to_be_disabled()
+    page.get_by_role("button", name="Accept terms v1 of Awb Test Voice").click()
+    expect(page.get_by_text("You accepted terms v1 of Awb Test Voice.")).to_be_visible()
+
+    page.get_by_label("Key (transpose)").fill("2")
+    expect(page.get_by_text("+2 semitones")).to_be_visible()
+    page.get_by_role("button", name="Convert", exact=True).click()
+    expect(page.get_by_text("Converted with Awb Test Voice.")).to_be_visible(
+        timeout=CONVERT_TIMEOUT_MS
+    )
+    _progress_at_100(page, "Conversion")
+    ab = page.get_by_role("region", name="Compare original and converted")
+    expect(ab).to_have_attribute("data-ready", "true")
+    expect(ab.locator(".waveform[data-ready=true]")).to_have_count(2)
+    expect(ab.get_by_text("A — original")).to_be_visible()
+    expect(ab.get_by_text("B — converted")).to_be_visible()
+    expect(ab.get_by_role("radio", name="B: converted")).to_be_checked()
+    ab.get_by_role("radio", name="A: original").check()
+    expect(ab.get_by_role("button", name="Play A/B")).to_be_enabled()
+    page.screenshot(path=screenshots / "05-fan-converted.png", full_page=True)
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=screenshots / "06-fan-mobile.png", full_page=True)
+
+    assert console.errors == []
+
+
+def test_served_with_spa_fallback_caching_and_csp(studio: Studio) -> None:
+    base = studio.base_url
+    with httpx.Client(base_url=base, timeout=10) as http:
+        index = http.get("/creator")
+        assert index.status_code == 200
+        assert index.headers["cache-control"] == "no-cache"
+        csp = index.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "connect-src 'self' blob:" in csp
+        nonce = re.search(r"'nonce-([^']+)'", csp)
+        assert nonce and f'content="{nonce.group(1)}"' in index.text
+        asset = re.search(r'src="(/assets/[^"]+\.js)"', index.text)
+        assert asset
+        js = http.get(asset.group(1))
+        assert js.status_code == 200 and "immutable" in js.headers["cache-control"]
+        assert http.get("/assets/missing-abc123.js").status_code == 404
+        # The API keeps its own answers.
+        missing = http.get("/v1/no-such-route")
+        assert missing.status_code == 404 and missing.json()["error"]["code"]
+        assert http.get("/healthz").json() == {"status": "ok"}
+        assert http.get("/openapi.json").json()["info"]["title"] == "Timbre"
+        assert http.post("/v1/no-such-route").status_code == 404
+
+
+def test_unbuilt_web_app_is_a_clear_503(studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(web, "DIST_DIR", studio.settings.var_dir / "no-dist")
+    r = httpx.get(studio.base_url + "/fan", timeout=10)
+    assert r.status_code == 503
+    error = r.json()["error"]
+    assert error["code"] == "web_app_not_built" and "make run" in error["message"]
+    assert httpx.get(studio.base_url + "/healthz", timeout=10).status_code == 200
