@@ -82,6 +82,17 @@ class UsageFrontier:
         peaks.append(node)
         return UsageFrontier(self.size + 1, tuple(peaks))
 
+    def packed_peaks(self) -> bytes:
+        """The peaks as one byte string (32 bytes each), for a SQL column beside ``size``."""
+        return b"".join(self.peaks)
+
+    @classmethod
+    def unpack(cls, size: int, packed_peaks: bytes) -> UsageFrontier:
+        """The frontier stored as ``size`` and :meth:`packed_peaks`."""
+        if len(packed_peaks) % 32:
+            raise UsageLogError("packed peaks must be whole 32-byte hashes")
+        return cls(size, tuple(packed_peaks[i : i + 32] for i in range(0, len(packed_peaks), 32)))
+
     def root(self) -> bytes:
         """The RFC 6962 Merkle tree hash of the log."""
         if not self.peaks:

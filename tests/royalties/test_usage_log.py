@@ -69,6 +69,7 @@ def test_frontier_matches_whole_log_and_every_proof_verifies() -> None:
         root = usage_root(records[:n])
         assert frontier.root() == root
         assert frontier.size == n and len(frontier.peaks) == n.bit_count()
+        assert UsageFrontier.unpack(n, frontier.packed_peaks()) == frontier
         if n in (1, 2, 3, 5, 8, 13, 33, 64, 70):
             for i in range(n):
                 proof = inclusion_proof(records[:n], i)
@@ -96,4 +97,6 @@ def test_bad_indices_and_frontiers() -> None:
         inclusion_proof([record(0)], 1)
     with pytest.raises(UsageLogError):
         UsageFrontier(3, (bytes(32),))
+    with pytest.raises(UsageLogError):
+        UsageFrontier.unpack(1, bytes(31))
     assert not verify_inclusion(EMPTY_ROOT, 0, 0, record(0), [])
