@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 import soundfile as sf
+from eth_account import Account
+from eth_account.messages import encode_defunct
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
 from studio.routes import web
@@ -192,6 +195,46 @@ def test_creator_and_fan_flow(
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=screenshots / "06-fan-mobile.png", full_page=True)
 
+    assert console.errors == []
+
+
+def test_browser_wallet_signs_in_through_eip1193(studio: Studio, browser: BrowserContext) -> None:
+    """An injected wallet (window.ethereum) backed by a key held here: the app asks it for an
+    account and a personal_sign over the EIP-4361 message, exactly as with MetaMask."""
+    wallet = Account.create()
+    calls: list[str] = []
+
+    def request(method: str, params: list[Any]) -> Any:
+        calls.append(method)
+        if method in ("eth_requestAccounts", "eth_accounts"):
+            return [wallet.address]
+        if method == "eth_chainId":
+            return hex(studio.settings.chain_id)
+        if method == "personal_sign":
+            data, address = params
+            assert address.lower() == wallet.address.lower()
+            return wallet.sign_message(encode_defunct(hexstr=data)).signature.to_0x_hex()
+        raise ValueError(f"unsupported method {method}")
+
+    browser.expose_function("__testWalletRequest", request)
+    browser.add_init_script(
+        "window.ethereum = { request: ({ method, params }) => "
+        "window.__testWalletRequest(method, params ?? []), on() {}, removeListener() {} };"
+    )
+    console = ConsoleWatch(browser)
+    page = browser.pages[0] if browser.pages else browser.new_page()
+    console.watch(page)
+    page.goto(studio.base_url + "/sign-in?next=/creator")
+    expect(page.get_by_text("No browser wallet was detected")).to_have_count(0)
+    page.get_by_role("button", name="Connect browser wallet").click()
+    expect(page.get_by_role("button", name="Start as a creator")).to_be_visible()
+    account = page.locator(".account")
+    expect(account).to_contain_text("Signed in")
+    expect(account).to_contain_text(wallet.address[:6])
+    expect(account.get_by_text("Demo wallet")).to_have_count(0)
+    assert "eth_requestAccounts" in calls and "personal_sign" in calls
+    page.get_by_role("button", name="Start as a creator").click()
+    expect(page.get_by_role("heading", name="1. Reference recordings")).to_be_visible()
     assert console.errors == []
 
 
