@@ -12,15 +12,21 @@ from studio.chain_relay import relay_pending
 from studio.demo import start_seeding
 from studio.error_handlers import install_error_handlers
 from studio.jobs.embedded import EmbeddedWorkers
+from studio.limits import LimitsMiddleware, make_counter
 from studio.middleware import RequestContextMiddleware
 from studio.routes import (
+    access,
     auth,
+    channels,
     config,
+    epochs,
     health,
     jobs,
     me,
     objects,
+    payouts,
     platforms,
+    tracks,
     uploads,
     voices,
     web,
@@ -85,8 +91,26 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
         responses=_ERRORS,  # type: ignore[arg-type]
     )
+    # Added last = runs first: the request id covers the limit responses too.
+    app.add_middleware(LimitsMiddleware, settings=settings, counter=make_counter(settings))
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    for module in (health, config, auth, me, platforms, uploads, objects, voices, jobs, web):
+    for module in (
+        health,
+        config,
+        auth,
+        me,
+        platforms,
+        uploads,
+        objects,
+        voices,
+        jobs,
+        tracks,
+        channels,
+        access,
+        payouts,
+        epochs,
+        web,
+    ):
         app.include_router(module.router)
     return app

@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     model_cache_size: int = Field(default=8, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
+    # --- request limits -------------------------------------------------------------------
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)  # JSON bodies of write routes
+    rate_limit_writes_per_min: int = Field(default=120, gt=0)  # per caller, every write route
+    rate_limit_auth_per_min: int = Field(default=30, gt=0)  # sign-in attempts per caller
+    rate_limit_access_per_min: int = Field(default=6000, gt=0)  # platform plays per API key
+    # Shared counters across API processes (scale mode); empty: in-process counters.
+    rate_limit_redis_url: str = ""
+
     # --- uploads --------------------------------------------------------------------------
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     max_upload_duration_s: float = Field(default=600.0, gt=0)
