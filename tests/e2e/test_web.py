@@ -62,10 +62,12 @@ class ConsoleWatch:
             self.errors.append(f"console: {msg.text} @ {msg.location.get('url')}")
 
 
-def _sign_in(page: Page, who: str) -> None:
+def _sign_in(page: Page, who: str, screenshot: Path | None = None) -> None:
     page.get_by_role("link", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
     expect(page.get_by_role("heading", name=re.compile("Demo wallets"))).to_be_visible()
+    if screenshot is not None:
+        page.screenshot(path=screenshot)
     page.get_by_role("button", name=f"Sign in as {who}").click()
     expect(page.locator(".account")).to_contain_text(who)
     expect(page.locator(".account")).to_contain_text("Demo wallet")
@@ -74,6 +76,22 @@ def _sign_in(page: Page, who: str) -> None:
 def _sign_out(page: Page) -> None:
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("link", name="Sign in", exact=True)).to_be_visible()
+
+
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter((el) => !el.closest('[hidden]') && el.type !== 'hidden')
+  .filter((el) => {
+    const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+      || (el.id && document.querySelector(`label[for="${el.id}"]`)) || el.closest('label')
+      || (el.tagName === 'BUTTON' && el.textContent.trim());
+    return !named;
+  })
+  .map((el) => el.outerHTML.slice(0, 120))"""
+
+
+def _unlabelled(page: Page) -> list[str]:
+    """Controls without an accessible name (label, aria-label(ledby) or button text)."""
+    return list(page.evaluate(UNLABELLED_CONTROLS))
 
 
 def _progress_at_100(page: Page, label: str) -> None:
@@ -96,8 +114,7 @@ def test_creator_and_fan_flow(
     expect(page.get_by_role("link", name=re.compile("Earnings & epochs"))).to_contain_text("soon")
 
     # --- creator: sign in, opt in, upload references ---------------------------------------
-    _sign_in(page, "Demo creator")
-    page.screenshot(path=screenshots / "01-signed-in-catalogue.png")
+    _sign_in(page, "Demo creator", screenshots / "01-sign-in.png")
     page.get_by_role("link", name="Creator studio").click()
     page.get_by_role("button", name="Start as a creator").click()
     expect(page.get_by_role("heading", name="1. Reference recordings")).to_be_visible()
@@ -152,6 +169,7 @@ def test_creator_and_fan_flow(
         "Licensed — in the catalogue"
     )
     page.screenshot(path=screenshots / "03-creator-terms-registered.png", full_page=True)
+    assert _unlabelled(page) == []
     _sign_out(page)
 
     # --- fan: catalogue → fan studio with the voice picked ---------------------------------
@@ -159,6 +177,7 @@ def test_creator_and_fan_flow(
     card = page.get_by_role("listitem").filter(has_text="Awb Test Voice")
     expect(card).to_contain_text("60 %")
     expect(card).to_contain_text("$0.002 (2000 base units)")
+    expect(card).to_contain_text("Registered on-chain")
     page.screenshot(path=screenshots / "04-catalogue.png", full_page=True)
     card.get_by_role("link", name="Make a track with Awb Test Voice").click()
     page.get_by_role("button", name="Start as a fan").click()
@@ -175,7 +194,10 @@ def test_creator_and_fan_flow(
     page.get_by_role("button", name="Accept terms v1 of Awb Test Voice").click()
     expect(page.get_by_text("You accepted terms v1 of Awb Test Voice.")).to_be_visible()
 
-    page.get_by_label("Key (transpose)").fill("2")
+    key = page.get_by_label("Key (transpose)")
+    key.focus()
+    key.press("ArrowRight")
+    key.press("ArrowRight")
     expect(page.get_by_text("+2 semitones")).to_be_visible()
     page.get_by_role("button", name="Convert", exact=True).click()
     expect(page.get_by_text("Converted with Awb Test Voice.")).to_be_visible(
@@ -191,9 +213,23 @@ def test_creator_and_fan_flow(
     ab.get_by_role("radio", name="A: original").check()
     expect(ab.get_by_role("button", name="Play A/B")).to_be_enabled()
     page.screenshot(path=screenshots / "05-fan-converted.png", full_page=True)
+    assert _unlabelled(page) == []
 
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=screenshots / "06-fan-mobile.png", full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    _sign_out(page)
+
+    # --- creator retires the voice: it leaves the catalogue --------------------------------
+    _sign_in(page, "Demo creator")
+    page.get_by_role("link", name="Creator studio").click()
+    retire = page.get_by_role("button", name="Retire voice")
+    retire.click()
+    page.get_by_role("button", name="Confirm: retire (no new tracks)").click()
+    expect(page.get_by_text("“Awb Test Voice” is retired")).to_be_visible()
+    expect(page.locator("[data-voice-status=retired]")).to_contain_text("Retired")
+    page.get_by_role("link", name="Catalogue").click()
+    expect(page.get_by_text("No voices are licensed yet")).to_be_visible()
 
     assert console.errors == []
 

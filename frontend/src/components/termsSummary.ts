@@ -5,6 +5,12 @@ import { baseUnitsToDollars } from "../domain/money";
 import { percent } from "../domain/shares";
 import { h } from "../ui/dom";
 
+const ON_CHAIN: Record<string, string> = {
+  pending: "Signed; being registered on-chain",
+  submitted: "Sent to the chain; waiting for confirmation",
+  active: "Registered on-chain",
+};
+
 export function termsSummary(t: Terms, decimals: number): HTMLElement {
   const row = (term: string, value: string) => [h("dt", {}, term), h("dd", {}, value)];
   return h(
@@ -19,5 +25,6 @@ export function termsSummary(t: Terms, decimals: number): HTMLElement {
       "Terms version",
       `v${t.version} · ${t.effective_epoch === null ? "applies from the next epoch" : `applies from epoch ${t.effective_epoch}`}`,
     ),
+    ...row("Registry", ON_CHAIN[t.status] ?? t.status),
   );
 }
