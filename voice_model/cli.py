@@ -18,6 +18,7 @@ import torch
 
 from voice_model.convert import ConvertOptions, convert_file
 from voice_model.errors import AudioError, VoiceModelError
+from voice_model.features import FeatureConfig
 from voice_model.model import VoiceModel
 from voice_model.neural import DecoderConfig
 
@@ -57,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--max-minutes", type=float, default=10.0)
     t.add_argument("--steps", type=int, default=DecoderConfig.steps, help="decoder steps")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument(
+        "--pitch-method",
+        choices=["world", "fcpe"],
+        default="world",
+        help="F0 tracker (fcpe: torchfcpe's shipped model); stored in the model card",
+    )
 
     c = sub.add_parser("convert", help="convert a vocal to a trained voice")
     c.add_argument("--model", type=Path, required=True, help="artifact directory")
@@ -105,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 mode=args.mode,
                 device=args.device,
                 max_minutes=args.max_minutes,
+                cfg=FeatureConfig(pitch_method=args.pitch_method),
                 decoder_cfg=DecoderConfig(steps=args.steps, seed=args.seed),
                 progress=bar,
             )

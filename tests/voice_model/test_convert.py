@@ -126,10 +126,13 @@ def test_cli_train_convert_and_errors(
             "baseline",
             "--device",
             "cpu",
+            "--pitch-method",
+            "fcpe",
         ]
     )
     assert rc == 0
     trained = json.loads(capsys.readouterr().out)
+    assert trained["feature_config"]["pitch_method"] == "fcpe"
     assert len(trained["model_sha256"]) == 64
     rc = main(
         [
