@@ -69,6 +69,60 @@ def worker(concurrency: int = typer.Option(1, help="Jobs run at once by this pro
 
 
 @app.command()
+def settle(
+    watch: float = typer.Option(
+        0.0, help="Keep settling every this many seconds (0: one pass, then exit)"
+    ),
+) -> None:
+    """Close the oldest closable epoch: claim vouchers, split, publish the report, propose the
+    root; resumable after a crash. Exit 1 when the ledger and the chain disagree."""
+    from studio.logs import configure_logging
+    from studio.services import build_services
+    from studio.settlement.schedule import settle_pass
+
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level)
+    services = build_services(settings)
+    try:
+        ok = settle_pass(services, echo=typer.echo, watch_s=watch)
+    finally:
+        services.close()
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def verify(epoch: int = typer.Option(..., "--epoch", help="The epoch to recompute")) -> None:
+    """Recompute an epoch from its published report and the chain: match, or the first
+    difference (exit 1)."""
+    from contracts.deploy import connect
+    from royalties.verify import verify_epoch
+    from studio.services import build_services
+
+    settings = _settings_or_exit()
+    services = build_services(settings)
+    try:
+        if services.chain is None or services.deployment is None:
+            typer.secho("verify needs TIMBRE_CHAIN_RPC_URL and TIMBRE_DEPLOYMENT_FILE", fg="red")
+            raise typer.Exit(2)
+        contracts = connect(services.chain, services.deployment)
+        result = verify_epoch(
+            contracts, services.store, epoch, from_block=services.deployment.block_number
+        )
+    finally:
+        services.close()
+    if result.ok:
+        root = "0x" + result.root.hex() if result.root else "?"
+        typer.secho(f"epoch {epoch}: match (root {root})", fg="green")
+        return
+    diff = result.difference
+    assert diff is not None
+    typer.secho(f"epoch {epoch}: MISMATCH at {diff.where}", fg="red")
+    typer.echo(f"  recomputed: {diff.expected}\n  reported:   {diff.reported}")
+    raise typer.Exit(1)
+
+
+@app.command()
 def run(
     host: str | None = typer.Option(None, help="Bind address (default TIMBRE_HOST)"),
     port: int | None = typer.Option(None, help="Port (default TIMBRE_PORT)"),

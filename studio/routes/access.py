@@ -1,0 +1,24 @@
+"""Per-play access for streaming platforms: one signed voucher in, one stream URL out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from studio.db.models import Platform
+from studio.deps import DbDep, PlatformKey, ServicesDep
+from studio.settlement.access import access
+from studio.settlement.schemas import AccessIn, AccessOut
+
+router = APIRouter(prefix="/v1/access", tags=["access"])
+
+
+@router.post("", response_model=AccessOut, status_code=201)
+def request_access(body: AccessIn, key: PlatformKey, db: DbDep, services: ServicesDep) -> AccessOut:
+    """Pay one play with the channel's next cumulative voucher (EIP-712, signed by the
+    channel's signer) and get a stream URL valid a few minutes. Refusals carry the reason as
+    the error code: underpaid, overpaid, stale_seq, replay, bad_timestamp, usage_root_mismatch,
+    under_funded, withdrawal_pending, bad_signature, wrong_signer, wrong_channel,
+    unknown_track, track_retired, channel_not_open."""
+    platform = db.get(Platform, key.platform_id)
+    assert platform is not None
+    return access(db, services, platform, body)

@@ -1,0 +1,72 @@
+"""Platform escrow channels: set-up transactions, linking, the dev faucet, balance views."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from studio.db.models import Account, Platform
+from studio.deps import CurrentAccount, DbDep, PlatformKey, ServicesDep
+from studio.errors import NotFound
+from studio.settlement import channels
+from studio.settlement.chain import require_chain
+from studio.settlement.schemas import (
+    ChannelLinkIn,
+    ChannelOut,
+    ChannelSetupOut,
+    FaucetIn,
+    FaucetOut,
+)
+
+router = APIRouter(prefix="/v1/channels", tags=["channels"])
+
+
+def _my_platform(db: Session, account: Account) -> Platform:
+    platform = db.scalars(select(Platform).where(Platform.owner_id == account.id)).first()
+    if platform is None:
+        raise NotFound("Register a platform first (POST /v1/platforms).", code="no_platform")
+    return platform
+
+
+@router.get("/setup", response_model=ChannelSetupOut)
+def setup(
+    account: CurrentAccount,
+    db: DbDep,
+    services: ServicesDep,
+    amount: str = Query(default="0", pattern=r"^[0-9]{1,78}$", description="Base units"),
+) -> ChannelSetupOut:
+    """The transactions the platform's wallet signs and sends to open or fund its channel."""
+    return channels.setup_steps(require_chain(services), _my_platform(db, account), int(amount))
+
+
+@router.post("/link", response_model=ChannelOut)
+def link(
+    body: ChannelLinkIn, account: CurrentAccount, db: DbDep, services: ServicesDep
+) -> ChannelOut:
+    """Bind the channel the wallet opened to its platform."""
+    chain = require_chain(services)
+    platform = _my_platform(db, account)
+    channels.link(db, chain, platform, int(body.channel_id))
+    db.commit()
+    return channels.view(db, chain, platform)
+
+
+@router.post("/faucet", response_model=FaucetOut)
+def faucet(body: FaucetIn, account: CurrentAccount, db: DbDep, services: ServicesDep) -> FaucetOut:
+    """Dev chains only: mint test stablecoin to the platform's wallet."""
+    return channels.faucet(require_chain(services), _my_platform(db, account), int(body.amount))
+
+
+@router.get("/mine", response_model=ChannelOut)
+def mine(account: CurrentAccount, db: DbDep, services: ServicesDep) -> ChannelOut:
+    """The signed-in platform owner's channel: balance and pending liability."""
+    return channels.view(db, require_chain(services), _my_platform(db, account))
+
+
+@router.get("/current", response_model=ChannelOut)
+def current(key: PlatformKey, db: DbDep, services: ServicesDep) -> ChannelOut:
+    """The API key's platform channel (X-API-Key)."""
+    platform = db.get(Platform, key.platform_id)
+    assert platform is not None
+    return channels.view(db, require_chain(services), platform)

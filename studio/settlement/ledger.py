@@ -1,0 +1,67 @@
+"""The double-entry ledger in SQL: the transactions :mod:`royalties.ledger` returns, stored once
+each (``(kind, ref)`` is unique), balances derived from the entries alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from royalties.ledger import Entry, Transaction
+from studio.db.models import LedgerEntry, LedgerTransaction
+
+
+def post(db: Session, tx: Transaction) -> bool:
+    """Adds ``tx`` to the session unless an event with its (kind, ref) is stored; returns
+    whether it was added. Empty transactions (a zero-price play) are not stored."""
+    if not tx.entries:
+        return False
+    exists = db.scalar(
+        select(LedgerTransaction.id).where(
+            LedgerTransaction.kind == tx.kind, LedgerTransaction.ref == tx.ref
+        )
+    )
+    if exists is not None:
+        return False
+    row = LedgerTransaction(kind=tx.kind, ref=tx.ref)
+    row.entries = [LedgerEntry(account=e.account, amount=e.amount) for e in tx.entries]
+    db.add(row)
+    return True
+
+
+def balance(db: Session, account: str) -> int:
+    """One account's balance (debit positive), base units."""
+    return int(
+        db.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+                LedgerEntry.account == account
+            )
+        )
+        or 0
+    )
+
+
+def balances_by_prefix(db: Session, prefix: str) -> dict[str, int]:
+    """Balances of every account starting with ``prefix``."""
+    rows = db.execute(
+        select(LedgerEntry.account, func.sum(LedgerEntry.amount))
+        .where(LedgerEntry.account.startswith(prefix))
+        .group_by(LedgerEntry.account)
+    )
+    return {account: int(total) for account, total in rows}
+
+
+def transactions(db: Session, kinds: Iterable[str] | None = None) -> list[Transaction]:
+    """Every stored transaction (of ``kinds``), as :class:`royalties.ledger.Transaction`."""
+    q = select(LedgerTransaction).order_by(LedgerTransaction.id)
+    if kinds is not None:
+        q = q.where(LedgerTransaction.kind.in_(list(kinds)))
+    return [
+        Transaction(
+            row.kind,
+            row.ref,
+            tuple(Entry(e.account, e.amount) for e in sorted(row.entries, key=lambda e: e.id)),
+        )
+        for row in db.scalars(q)
+    ]

@@ -1,0 +1,70 @@
+"""Running settlement: one pass for ``timbre settle``, and the periodic schedule that
+``timbre run`` keeps in a background thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from studio.errors import TimbreError
+from studio.services import Services, build_services
+from studio.settings import Settings
+from studio.settlement.epochs import SettleOutcome, settle_next
+
+log = logging.getLogger("studio.settlement")
+
+
+def settle_pass(
+    services: Services,
+    *,
+    echo: Callable[[str], None] = log.info,
+    watch_s: float = 0.0,
+    stop: threading.Event | None = None,
+) -> bool:
+    """Settles every closable epoch (one per challenge window); with ``watch_s`` keeps going
+    until ``stop`` is set. Returns False when the ledger and the chain disagree."""
+    stop = stop or threading.Event()
+    ok = True
+    while True:
+        outcome = _once(services, echo)
+        ok = not outcome.problems
+        if outcome.status == "settled":
+            continue  # maybe another epoch is closable (it will wait for the window)
+        if watch_s <= 0 or stop.wait(watch_s):
+            return ok
+
+
+def _once(services: Services, echo: Callable[[str], None]) -> SettleOutcome:
+    outcome = settle_next(services)
+    echo(f"{outcome.status}: {outcome.message}")
+    for tx in outcome.claim_txs:
+        echo(f"  claim tx {tx}")
+    if outcome.root_tx:
+        echo(f"  root tx {outcome.root_tx}")
+    for p in outcome.problems:
+        echo(f"  ledger/chain difference: {p}")
+    return outcome
+
+
+def start_schedule(
+    settings: Settings, interval_s: float
+) -> tuple[threading.Thread, threading.Event]:
+    """Settles every ``interval_s`` seconds in a daemon thread (its own services) until the
+    returned event is set. A failing pass is logged and retried next time."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        services = build_services(settings)
+        try:
+            while not stop.wait(interval_s):
+                try:
+                    _once(services, log.info)
+                except (TimbreError, OSError, ValueError, RuntimeError):
+                    log.exception("settlement pass failed; retrying next interval")
+        finally:
+            services.close()
+
+    thread = threading.Thread(target=loop, daemon=True, name="settlement")
+    thread.start()
+    return thread, stop
