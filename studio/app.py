@@ -15,13 +15,18 @@ from studio.jobs.embedded import EmbeddedWorkers
 from studio.limits import LimitsMiddleware, make_counter
 from studio.middleware import RequestContextMiddleware
 from studio.routes import (
+    access,
     auth,
+    channels,
     config,
+    epochs,
     health,
     jobs,
     me,
     objects,
+    payouts,
     platforms,
+    tracks,
     uploads,
     voices,
     web,
@@ -100,6 +105,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         objects,
         voices,
         jobs,
+        tracks,
+        channels,
+        access,
+        payouts,
+        epochs,
         web,
     ):
         app.include_router(module.router)
