@@ -45,7 +45,12 @@ _ERRORS = {
         401: "Not signed in, or the session/key is invalid",
         403: "Signed in without the needed role",
         404: "Unknown id",
+        409: "Conflicts with the current state",
+        413: "Body or file too large",
+        415: "Unsupported media type",
         422: "Invalid input",
+        429: "Rate limit or quota reached",
+        503: "A backend is unavailable",
     }.items()
 }
 
