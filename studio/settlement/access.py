@@ -25,7 +25,14 @@ from contracts.eip712 import escrow_domain
 from royalties.chain import channel_state, erc1271_checker
 from royalties.ledger import post_play
 from royalties.usage_log import UsageFrontier
-from royalties.vouchers import Accepted, ChannelState, Play, Reason, accept_voucher
+from royalties.vouchers import (
+    MAX_CLOCK_SKEW_S,
+    Accepted,
+    ChannelState,
+    Play,
+    Reason,
+    accept_voucher,
+)
 from studio.db.models import ChannelMeter, ModelTerms, Platform, Track, VoiceModel
 from studio.db.models import Play as PlayRow
 from studio.db.models import Voucher as VoucherRow
@@ -173,7 +180,11 @@ def access(db: Session, services: Services, platform: Platform, body: AccessIn) 
     vm = db.get(VoiceModel, track.voice_model_id)
     assert vm is not None
     now = services.clock()
-    epoch = chain.deployment.epoch_at(body.timestamp)
+    now_s = int(now.timestamp())
+    # A timestamp outside the skew is refused by the voucher rules (bad_timestamp); price the
+    # play at now's epoch until then, so that the refusal names the right reason.
+    in_skew = abs(body.timestamp - now_s) <= MAX_CLOCK_SKEW_S
+    epoch = chain.deployment.epoch_at(body.timestamp if in_skew else now_s)
     terms = terms_in_force(db, vm, epoch)
     meter = _meter(db, platform, platform.channel_id)
     state = meter_state(meter, read_channel(chain, int(platform.channel_id)))
@@ -188,7 +199,7 @@ def access(db: Session, services: Services, platform: Platform, body: AccessIn) 
         voucher,
         bytes.fromhex(body.signature[2:]),
         escrow_domain(d.chain_id, d.escrow),
-        now=int(now.timestamp()),
+        now=now_s,
         erc1271=erc1271_checker(chain.w3) if state.signer_is_contract else None,
     )
     if not isinstance(verdict, Accepted):
