@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
 from studio.db.models import Epoch
@@ -21,7 +23,10 @@ def list_epochs(db: DbDep, services: ServicesDep) -> list[EpochOut]:
 
 @router.get("/{number}", response_model=EpochOut)
 def one_epoch(
-    number: int, db: DbDep, services: ServicesDep, report: bool = Query(default=True)
+    number: Annotated[int, Path(ge=0, le=2**31 - 1)],  # the epochs.number column's range
+    db: DbDep,
+    services: ServicesDep,
+    report: bool = Query(default=True),
 ) -> EpochOut:
     """An epoch's status, root, totals and (by default) its published report: the inputs
     anyone can recompute it from (``timbre verify --epoch N``)."""
