@@ -37,7 +37,11 @@ def audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two reference recordings by one Debian voice and a fan vocal by another."""
     d = tmp_path_factory.mktemp("e2e-audio")
     cache = d / "cache"
+    t = np.arange(int(6 * SR)) / SR
+    chord = 0.08 * np.sin(2 * np.pi * np.outer((220.0, 277.18, 329.63), t)).sum(axis=0)
+    sf.write(d / "backing.wav", chord.astype(np.float32), SR, subtype="PCM_16")
     return {
+        "backing": d / "backing.wav",
         "ref1": _speech("awb", TRAIN_SENTENCES[0:5], d / "awb-reference-1.wav", cache),
         "ref2": _speech("awb", TRAIN_SENTENCES[5:10], d / "awb-reference-2.wav", cache),
         "vocal": _speech("slt", TEST_SENTENCES[0:2], d / "fan-vocal.wav", cache),
@@ -187,6 +191,13 @@ def test_creator_and_fan_flow(
     page.get_by_role("button", name="Upload vocal").click()
     _progress_at_100(page, "fan-vocal.wav")
     expect(page.locator(".track-slot .waveform[data-ready=true]")).to_have_count(1)
+    page.get_by_label("Accompaniment (WAV, FLAC, OGG or MP3)", exact=True).set_input_files(
+        audio["backing"]
+    )
+    page.get_by_role("button", name="Upload accompaniment").click()
+    _progress_at_100(page, "backing.wav")
+    expect(page.locator(".track-slot .waveform[data-ready=true]")).to_have_count(2)
+    expect(page.get_by_text("Accompaniment: backing.wav")).to_be_visible()
 
     expect(page.get_by_role("radio", name=re.compile("Awb Test Voice"))).to_be_checked()
     expect(page.get_by_text("Accept the voice's terms.")).to_be_visible()
@@ -207,12 +218,17 @@ def test_creator_and_fan_flow(
     ab = page.get_by_role("region", name="Compare original and converted")
     expect(ab).to_have_attribute("data-ready", "true")
     expect(ab.locator(".waveform[data-ready=true]")).to_have_count(2)
+    # Aligned: one time scale, so the 5 s original draws narrower than the 6 s converted mix.
+    boxes = [w.bounding_box() for w in ab.locator(".wave").all()]
+    widths = [b["width"] for b in boxes if b is not None]
+    assert widths[0] < widths[1] * 0.95, widths
     expect(ab.get_by_text("A — original")).to_be_visible()
     expect(ab.get_by_text("B — converted")).to_be_visible()
     expect(ab.get_by_role("radio", name="B: converted")).to_be_checked()
     ab.get_by_role("radio", name="A: original").check()
     expect(ab.get_by_role("button", name="Play A/B")).to_be_enabled()
     page.screenshot(path=screenshots / "05-fan-converted.png", full_page=True)
+    ab.screenshot(path=screenshots / "05b-ab-player.png")
     assert _unlabelled(page) == []
 
     page.set_viewport_size({"width": 390, "height": 844})

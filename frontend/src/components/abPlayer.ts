@@ -74,6 +74,13 @@ export function abPlayer(originalUrl: string, convertedUrl: string): AbPlayer {
   );
   apply();
   const ready = Promise.all([a.ready, b.ready]).then(() => {
+    // One time scale for both: the shorter recording draws over a proportionally shorter row,
+    // so the same moment sits at the same x in A and in B.
+    const da = a.ws.getDuration();
+    const db = b.ws.getDuration();
+    const longest = Math.max(da, db) || 1;
+    a.setWidthFraction(da / longest);
+    b.setWidthFraction(db / longest);
     play.disabled = false;
     el.dataset.ready = "true";
   });

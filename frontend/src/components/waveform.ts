@@ -9,6 +9,8 @@ export interface Waveform {
   ws: WaveSurfer;
   ready: Promise<void>;
   load(url: string): Promise<void>;
+  /** Draw the wave over this fraction of the row (0..1): aligned time scales in A/B. */
+  setWidthFraction(fraction: number): void;
   /** Called when a person seeks (pointer or keyboard), with the new time in seconds. */
   onSeek(listener: (t: number) => void): void;
   destroy(): void;
@@ -127,6 +129,9 @@ export function waveform(label: string, colour: "a" | "b" = "a", controls = true
       }
     },
     onSeek: (l) => seekListeners.push(l),
+    setWidthFraction(fraction) {
+      box.style.width = `${Math.max(0.05, Math.min(1, fraction)) * 100}%`;
+    },
     destroy: () => ws.destroy(),
   };
 }

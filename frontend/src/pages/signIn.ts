@@ -60,11 +60,23 @@ export const signInPage: Page = ({ cfg, params, navigate }) => {
       )
     : null;
 
+  // Sign-in messages name the studio's public address; from another address they are refused.
+  const elsewhere =
+    cfg.public_url && new URL(cfg.public_url).origin !== location.origin
+      ? h(
+          "p",
+          { class: "notice notice-info" },
+          "This studio signs you in at ",
+          h("a", { href: cfg.public_url }, cfg.public_url),
+          `; you opened it at ${location.origin}. Open that address to sign in.`,
+        )
+      : null;
   const who = session();
   const el = h(
     "div",
     { class: "page narrow" },
     h("h1", {}, "Sign in"),
+    elsewhere,
     who ? h("p", { class: "notice notice-info" }, `You are signed in as ${shortAddress(who.address)}.`) : null,
     h(
       "section",
