@@ -155,6 +155,11 @@ def run(
     if (host or port) and not os.environ.get("TIMBRE_PUBLIC_URL"):
         settings = settings.model_copy(update={"public_url": f"http://{bind_host}:{bind_port}"})
     application = create_app(settings)
+    schedule = None
+    if settings.settle_interval_s > 0 and settings.relayer_key and settings.deployment_file:
+        from studio.settlement.schedule import start_schedule
+
+        schedule = start_schedule(settings, settings.settle_interval_s)
     lines = [
         f"Timbre is starting on {settings.public_url}",
         f"  web app: {settings.public_url}/   API docs: {settings.public_url}/docs",
@@ -172,5 +177,7 @@ def run(
         typer.secho(f"start-up failed: {exc.message}", fg="red", err=True)
         sys.exit(2)
     finally:
+        if schedule is not None:
+            schedule[1].set()
         if chain is not None:
             chain.stop()

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     max_upload_duration_s: float = Field(default=600.0, gt=0)
     signed_url_ttl_s: int = Field(default=300, gt=0)
 
+    # --- settlement -------------------------------------------------------------------------
+    # `timbre run` settles every this many seconds when a chain and relayer key are set
+    # (0: only `timbre settle` does). One pass settles at most one epoch.
+    settle_interval_s: float = Field(default=60.0, ge=0)
+
     @model_validator(mode="after")
     def _check_backends(self) -> Settings:
         if not self.public_url:

@@ -34,7 +34,7 @@ def setup(
     account: CurrentAccount,
     db: DbDep,
     services: ServicesDep,
-    amount: str = Query(default="0", pattern=r"^[0-9]{1,78}$", description="Base units"),
+    amount: str = Query(default="0", pattern=r"^[0-9]{1,77}$", description="Base units"),
 ) -> ChannelSetupOut:
     """The transactions the platform's wallet signs and sends to open or fund its channel."""
     return channels.setup_steps(require_chain(services), _my_platform(db, account), int(amount))

@@ -38,7 +38,9 @@ def my_epochs(account: CurrentAccount, db: DbDep) -> list[EpochEarningOut]:
 
 @router.get("/me/tracks", response_model=list[TrackEarningOut])
 def my_tracks(
-    account: CurrentAccount, db: DbDep, epoch: int | None = Query(default=None, ge=0)
+    account: CurrentAccount,
+    db: DbDep,
+    epoch: int | None = Query(default=None, ge=0, le=2**31 - 1),
 ) -> list[TrackEarningOut]:
     """Per-track cumulative gross and shares of the tracks the wallet made or voiced."""
     return track_earnings(db, account, epoch)

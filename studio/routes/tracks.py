@@ -91,7 +91,7 @@ def approval_request(
     creator: Creator,
     db: DbDep,
     services: ServicesDep,
-    deadline: int | None = Query(default=None, gt=0),
+    deadline: int | None = Query(default=None, gt=0, le=2**64 - 1),
 ) -> ApprovalRequestOut:
     """The EIP-712 TrackApproval the creator signs (wallet ``eth_signTypedData_v4``)."""
     t, vm = creators_track(db, track_id, creator)

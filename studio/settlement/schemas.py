@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 HEX_SIG = r"^0x[0-9a-fA-F]{2,2048}$"
 AMOUNT = r"^[0-9]{1,78}$"
+UINT64_MAX = 2**64 - 1
+
+
+def _uint256(value: str) -> str:
+    if int(value) >= 2**256:
+        raise ValueError("must fit uint256")
+    return value
+
+
+Uint256Str = Annotated[str, Field(pattern=AMOUNT), AfterValidator(_uint256)]
+"""A uint256 as a decimal string (token base units, channel ids)."""
 
 
 class TrackIn(BaseModel):
@@ -41,20 +52,22 @@ class ApprovalRequestOut(BaseModel):
 
 
 class ApprovalIn(BaseModel):
-    deadline: int = Field(gt=0, description="Unix seconds, as signed")
+    deadline: int = Field(gt=0, le=UINT64_MAX, description="Unix seconds, as signed")
     signature: str = Field(pattern=HEX_SIG)
 
 
 class VoucherIn(BaseModel):
-    channel_id: str = Field(pattern=AMOUNT)
-    cumulative_amount: str = Field(pattern=AMOUNT, description="Token base units")
+    channel_id: Uint256Str
+    cumulative_amount: Uint256Str = Field(description="Token base units")
     usage_root: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$")
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=UINT64_MAX)
 
 
 class AccessIn(BaseModel):
     track_id: str = Field(description="The track's id, or its on-chain 0x content hash")
-    timestamp: int = Field(ge=0, description="Unix seconds of the play in the platform's log")
+    timestamp: int = Field(
+        ge=0, le=UINT64_MAX, description="Unix seconds of the play in the platform's log"
+    )
     voucher: VoucherIn
     signature: str = Field(pattern=HEX_SIG)
 
@@ -89,11 +102,11 @@ class ChannelSetupOut(BaseModel):
 
 
 class ChannelLinkIn(BaseModel):
-    channel_id: str = Field(pattern=AMOUNT)
+    channel_id: Uint256Str
 
 
 class FaucetIn(BaseModel):
-    amount: str = Field(pattern=AMOUNT, description="Token base units")
+    amount: Uint256Str = Field(description="Token base units")
 
 
 class FaucetOut(BaseModel):
