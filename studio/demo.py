@@ -31,6 +31,7 @@ from studio.db.models import Account, AccountRole, Job, Platform, Upload, VoiceM
 from studio.jobs import store as jobs
 from studio.schemas import TermsIn
 from studio.services import Services
+from studio.upload_records import add_upload
 from studio.voices import record_terms, verify_terms_signature
 from voice_model.audio import probe
 from voice_model.roster import ROSTER, TRAIN_SENTENCES, render
@@ -86,21 +87,17 @@ def _reference_uploads(db: Session, services: Services, owner: Account) -> list[
             sf.write(path, np.concatenate(part), 22050)
             info = probe(path)
             stored = services.store.put_file(path, content_type="audio/wav")
-            row = Upload(
-                owner_id=owner.id,
-                sha256=stored.sha256,
-                size_bytes=stored.size,
-                filename=path.name,
-                content_type="audio/wav",
-                format=info.format.lower(),
-                sample_rate=info.sample_rate,
-                channels=info.channels,
-                frames=info.frames,
-                duration_s=info.duration_s,
-                created_at=services.clock(),
+            rows.append(
+                add_upload(
+                    db,
+                    owner,
+                    stored,
+                    info,
+                    filename=path.name,
+                    content_type="audio/wav",
+                    now=services.clock(),
+                )
             )
-            db.add(row)
-            rows.append(row)
         db.flush()
         return rows
 

@@ -140,8 +140,8 @@ class LimitsMiddleware:
     async def _buffered_body(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """Read a (small) request body whole, refusing it past the cap; None if refused."""
         cap = self.settings.max_body_bytes
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > cap:
+
+        async def refuse() -> None:
             await _send_error(
                 send,
                 413,
@@ -149,6 +149,10 @@ class LimitsMiddleware:
                 f"Request bodies are limited to {cap} bytes.",
                 [(b"connection", b"close")],
             )
+
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            await refuse()
             return None
         chunks: list[bytes] = []
         size = 0
@@ -159,13 +163,7 @@ class LimitsMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > cap:
-                await _send_error(
-                    send,
-                    413,
-                    "body_too_large",
-                    f"Request bodies are limited to {cap} bytes.",
-                    [(b"connection", b"close")],
-                )
+                await refuse()
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):

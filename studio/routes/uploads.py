@@ -11,13 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 
-from storage import ObjectStore
+from storage import ObjectStore, StoredObject
 from studio.db.models import Account, Upload
 from studio.deps import CreatorOrFan, CurrentAccount, DbDep, ServicesDep
 from studio.errors import BadRequest, NotFound
 from studio.schemas import SignedUrlOut, UploadOut
 from studio.settings import Settings
 from studio.upload_intake import ReceivedFile, receive_file
+from studio.upload_records import add_upload
 from voice_model.audio import AudioInfo, probe
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
@@ -69,20 +70,15 @@ def _validate_and_store(
 def _record(
     db: Session, owner: Account, received: ReceivedFile, info: AudioInfo, services: ServicesDep
 ) -> Upload:
-    row = Upload(
-        owner_id=owner.id,
-        sha256=received.sha256,
-        size_bytes=received.size,
+    row = add_upload(
+        db,
+        owner,
+        StoredObject(received.sha256, received.size),
+        info,
         filename=received.filename,
         content_type=received.content_type,
-        format=info.format.lower(),
-        sample_rate=info.sample_rate,
-        channels=info.channels,
-        frames=info.frames,
-        duration_s=info.duration_s,
-        created_at=services.clock(),
+        now=services.clock(),
     )
-    db.add(row)
     db.commit()
     return row
 

@@ -4,19 +4,15 @@ match the schema (documented status, content type, body shape)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 
-from studio.app import create_app
 from studio.services import Services
-from tests.studio.test_uploads import _free_port
+from tests.studio.live import live_server
 from tests.studio.wallets import Wallet, sign_in
 
 EXAMPLES = 15
@@ -24,21 +20,10 @@ EXAMPLES = 15
 
 @pytest.fixture(scope="module")
 def fuzz_server(services: Services) -> Iterator[tuple[str, dict[str, str]]]:
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port, log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=base) as http:
-        headers = sign_in(http, Wallet.new(), roles=("creator", "fan"))  # type: ignore[arg-type]
-    yield base, headers
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(services) as base:
+        with httpx.Client(base_url=base) as http:
+            headers = sign_in(http, Wallet.new(), roles=("creator", "fan"))  # type: ignore[arg-type]
+        yield base, headers
 
 
 def test_no_server_errors_and_schema_conformance(fuzz_server: tuple[str, dict[str, str]]) -> None:

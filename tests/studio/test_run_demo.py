@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ import httpx
 from web3 import Web3
 
 from contracts.artifacts import bind
+from tests.studio.live import free_port
 
 TIMBRE = Path(sys.executable).parent / "timbre"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start(var: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -59,7 +53,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> int:
 
 def test_run_seeds_a_working_demo_and_restarts_on_its_state(tmp_path: Path) -> None:
     var, log = tmp_path / "var", tmp_path / "run.log"
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = _start(var, port, log)
     try:
@@ -83,7 +77,7 @@ def test_run_seeds_a_working_demo_and_restarts_on_its_state(tmp_path: Path) -> N
     assert "Ctrl-C" in log.read_text()
 
     # second run: same chain state, same contracts, same voice — nothing redone
-    port2 = _free_port()
+    port2 = free_port()
     proc = _start(var, port2, log)
     try:
         again = _wait_demo(f"http://127.0.0.1:{port2}", proc, log)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import select as io_select
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -14,15 +13,14 @@ import httpx
 import httpx2
 import numpy as np
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from studio.app import create_app
 from studio.db.models import Account, Upload
 from studio.services import Services
 from tests.studio.audio_files import encode, tone, wav
 from tests.studio.conftest import scratch_files
+from tests.studio.live import live_server as serve
 from tests.studio.wallets import Wallet, sign_in
 
 
@@ -194,29 +192,10 @@ def test_signed_url_serves_the_file_and_ranges(
 # --- a real server: the client goes away mid-upload ----------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_server(services: Services) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port (TestClient buffers request bodies, so
-    disconnects and endless bodies need a real server)."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port, log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(services) as base:
+        yield base
 
 
 def _wait_for_no_scratch(services: Services) -> None:
