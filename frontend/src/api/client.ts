@@ -108,6 +108,7 @@ export const api = {
 
   createJob: (body: TrainJobIn | ConvertJobIn, key: string) =>
     request<Job>("POST", "/v1/jobs", body, { "Idempotency-Key": key }),
+  jobs: () => request<Job[]>("GET", "/v1/jobs"),
   job: (id: string) => request<Job>("GET", `/v1/jobs/${encodeURIComponent(id)}`),
   cancelJob: (id: string) => request<Job>("POST", `/v1/jobs/${encodeURIComponent(id)}/cancel`),
   jobResult: (id: string) => request<JobResult>("GET", `/v1/jobs/${encodeURIComponent(id)}/result`),

@@ -2,6 +2,7 @@
 // token). A dropped stream resumes with Last-Event-ID; if it cannot, the job is polled.
 
 import { api, authHeader, readError, reportUnauthorized } from "./client";
+import { ApiError } from "./errors";
 import { TERMINAL, type Job, type JobEvent } from "./types";
 
 const RETRY_MS = 1000;
@@ -57,26 +58,29 @@ async function streamOnce(
   return { lastId, finished };
 }
 
-/** Follow a job to its end; resolves with its final state. */
+/** Follow a job to its end; resolves with its final state. A stream that ends cleanly (a
+ * proxy timeout, a server restart) is resumed for as long as the job runs; only repeated
+ * failures give up. */
 export async function followJob(
   jobId: string,
   onEvent: (e: JobEvent) => void,
   signal: AbortSignal,
 ): Promise<Job> {
   let lastId: string | null = null;
-  for (let attempt = 0; attempt <= MAX_RETRIES; attempt++) {
+  let failures = 0;
+  for (;;) {
     try {
       const r = await streamOnce(jobId, lastId, onEvent, signal);
       lastId = r.lastId;
-      if (r.finished) break;
+      failures = 0;
+      if (r.finished) return api.job(jobId);
     } catch (err) {
-      if (signal.aborted) throw err;
-      if (attempt === MAX_RETRIES) throw err;
+      const refused = err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 429;
+      if (signal.aborted || refused || ++failures > MAX_RETRIES) throw err;
     }
     // The stream also ends when the job ended before we connected: ask for its state.
     const job = await api.job(jobId);
     if (TERMINAL.has(job.status)) return job;
-    await new Promise((r) => setTimeout(r, RETRY_MS));
+    await new Promise((r) => setTimeout(r, RETRY_MS * (failures + 1)));
   }
-  return api.job(jobId);
 }

@@ -24,6 +24,8 @@ export interface JobProgress {
   el: HTMLElement;
   /** Follows the job until it ends; resolves with its final state (never rejects). */
   follow(job: Job): Promise<Job | null>;
+  /** Stop following (the page is going away); the job itself keeps running. */
+  stop(): void;
 }
 
 export function jobProgress(label: string): JobProgress {
@@ -31,6 +33,7 @@ export function jobProgress(label: string): JobProgress {
   const cancel = h("button", { type: "button", class: "button", hidden: true }, "Cancel");
   const el = h("div", { class: "job-progress", hidden: true }, bar.el, cancel);
   let current: Job | null = null;
+  let controller: AbortController | null = null;
   cancel.addEventListener("click", async () => {
     if (!current) return;
     cancel.disabled = true;
@@ -51,15 +54,18 @@ export function jobProgress(label: string): JobProgress {
       cancel.disabled = false;
       bar.state("active");
       bar.set(job.percent / 100, stageText(job.stage));
-      const controller = new AbortController();
+      controller?.abort();
+      controller = new AbortController();
+      const signal = controller.signal;
       let final: Job | null = null;
       try {
         final = await followJob(
           job.id,
           (e) => bar.set(e.percent / 100, e.message || stageText(e.stage)),
-          controller.signal,
+          signal,
         );
       } catch (err) {
+        if (signal.aborted) return null;
         bar.state("failed");
         bar.set(0, `Lost track of the job: ${describe(err)}`);
       }
@@ -78,5 +84,6 @@ export function jobProgress(label: string): JobProgress {
       }
       return final;
     },
+    stop: () => controller?.abort(),
   };
 }

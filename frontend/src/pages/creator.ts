@@ -1,7 +1,7 @@
 // Creator studio: reference recordings → train a voice → sign its terms → (retire).
 
 import { api, idempotencyKey } from "../api/client";
-import type { Config, Upload, Voice } from "../api/types";
+import { TERMINAL, type Config, type Job, type Upload, type Voice } from "../api/types";
 import { jobProgress } from "../components/jobProgress";
 import { notice } from "../components/notice";
 import { termsForm } from "../components/termsForm";
@@ -152,6 +152,15 @@ export const creatorPage: Page = ({ cfg }) => {
     progress.el,
     trainMsg.el,
   );
+  const watchTraining = async (job: Job, name: string) => {
+    const final = await progress.follow(job);
+    if (disposed) return;
+    if (final?.status === "succeeded") {
+      trainMsg.success(`“${name}” is trained. Set its terms below to open it to fans.`);
+    }
+    updateTrainButton();
+    void loadVoices();
+  };
   trainForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     trainMsg.clear();
@@ -174,18 +183,23 @@ export const creatorPage: Page = ({ cfg }) => {
         idempotencyKey(),
       );
       void loadVoices();
-      const final = await progress.follow(job);
-      if (final?.status === "succeeded") {
-        trainMsg.success(`“${name}” is trained. Set its terms below to open it to fans.`);
-        nameInput.value = "";
-      }
+      nameInput.value = "";
+      await watchTraining(job, name);
     } catch (err) {
       trainMsg.error(err);
-    } finally {
       updateTrainButton();
-      if (!disposed) void loadVoices();
     }
   });
+  // Training that was started before this page opened (another tab, a reload) is followed too.
+  const resumeTraining = () =>
+    Promise.all([api.jobs(), api.myVoices()])
+      .then(([jobs, vs]) => {
+        const running = jobs.find((j) => j.kind === "train" && !TERMINAL.has(j.status));
+        if (!running || disposed) return;
+        const name = vs.find((v) => v.id === running.voice_model_id)?.name ?? "Your voice";
+        void watchTraining(running, name);
+      })
+      .catch((err) => trainMsg.error(err));
 
   // --- 3. voices and terms ----------------------------------------------------------------
   const voicesMsg = notice();
@@ -267,6 +281,7 @@ export const creatorPage: Page = ({ cfg }) => {
 
   void loadUploads();
   void loadVoices();
+  void resumeTraining();
   updateTrainButton();
   const el = h(
     "div",
@@ -279,6 +294,7 @@ export const creatorPage: Page = ({ cfg }) => {
     el,
     destroy() {
       disposed = true;
+      progress.stop();
       preview.pause();
     },
   };

@@ -321,6 +321,7 @@ export const fanPage: Page = ({ cfg, params }) => {
     el,
     destroy() {
       disposed = true;
+      progress.stop();
       vocal?.wave.destroy();
       backing?.wave.destroy();
       ab?.destroy();
