@@ -71,7 +71,6 @@ def content_security_policy(settings: Settings, nonce: str) -> str:
             # blob: — waveforms decode local files and downloaded audio from object URLs.
             f"connect-src 'self' blob: {objects}".rstrip(),
             f"media-src 'self' blob: {objects}".rstrip(),
-            "worker-src 'self' blob:",
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'self'",
@@ -116,11 +115,14 @@ def web_app(path: str, services: ServicesDep) -> Response:
     if not (dist / "index.html").is_file():
         return _not_built()
     root = dist.resolve()
-    if path and path != "index.html":
+    # Dotfiles (the build stamp) are not part of the app.
+    if path and path != "index.html" and not any(p.startswith(".") for p in path.split("/")):
         candidate = (root / path).resolve()
         if candidate.is_relative_to(root) and candidate.is_file():
-            cache = IMMUTABLE if candidate.parent.name == "assets" else "no-cache"
-            return FileResponse(candidate, headers={"Cache-Control": cache})
+            hashed = candidate.is_relative_to(root / "assets")
+            return FileResponse(
+                candidate, headers={"Cache-Control": IMMUTABLE if hashed else "no-cache"}
+            )
         if path.startswith("assets/"):
             # A stale hashed name: HTML in its place would only confuse the browser.
             raise NotFound("No such file.", code="not_found")

@@ -305,6 +305,8 @@ def test_served_with_spa_fallback_caching_and_csp(studio: Studio) -> None:
         js = http.get(asset.group(1))
         assert js.status_code == 200 and "immutable" in js.headers["cache-control"]
         assert http.get("/assets/missing-abc123.js").status_code == 404
+        assert "<title>Timbre</title>" in http.get("/.timbre-stamp").text  # not the stamp file
+        assert "<title>Timbre</title>" in http.get("/fan/../../pyproject.toml").text
         # The API keeps its own answers.
         missing = http.get("/v1/no-such-route")
         assert missing.status_code == 404 and missing.json()["error"]["code"]
