@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+
+from fastapi import APIRouter, Query
 
 from studio.db.models import Platform
 from studio.deps import DbDep, PlatformKey, ServicesDep
-from studio.settlement.access import access
-from studio.settlement.schemas import AccessIn, AccessOut
+from studio.settlement.access import access, play_proof
+from studio.settlement.schemas import AccessIn, AccessOut, PlayProofOut
 
 router = APIRouter(prefix="/v1/access", tags=["access"])
 
@@ -22,3 +24,17 @@ def request_access(body: AccessIn, key: PlatformKey, db: DbDep, services: Servic
     platform = db.get(Platform, key.platform_id)
     assert platform is not None
     return access(db, services, platform, body)
+
+
+@router.get("/plays/{play_id}/proof", response_model=PlayProofOut)
+def proof(
+    play_id: uuid.UUID,
+    key: PlatformKey,
+    db: DbDep,
+    size: int | None = Query(default=None, ge=1, le=2**63 - 1),
+) -> PlayProofOut:
+    """Proof that a charged play is in the channel's usage log the vouchers signed (of
+    ``size`` records: the usageRoot of voucher ``seq``'s log; default the latest)."""
+    platform = db.get(Platform, key.platform_id)
+    assert platform is not None
+    return play_proof(db, platform, play_id, size)

@@ -24,7 +24,7 @@ from contracts.eip712 import Voucher as SignedVoucher
 from contracts.eip712 import escrow_domain
 from royalties.chain import channel_state, erc1271_checker
 from royalties.ledger import post_play
-from royalties.usage_log import UsageFrontier
+from royalties.usage_log import UsageFrontier, UsageRecord, inclusion_proof, usage_root
 from royalties.vouchers import (
     MAX_CLOCK_SKEW_S,
     Accepted,
@@ -40,7 +40,7 @@ from studio.errors import Conflict, Forbidden, NotFound, TimbreError, Unprocessa
 from studio.services import Services
 from studio.settlement import ledger
 from studio.settlement.chain import SettlementChain, require_chain
-from studio.settlement.schemas import AccessIn, AccessOut
+from studio.settlement.schemas import AccessIn, AccessOut, PlayProofOut
 from studio.settlement.tracks import PLAYABLE
 
 
@@ -305,4 +305,43 @@ def _stale(seq: int) -> Conflict:
         "Another access on this channel took this seq first.",
         code=Reason.STALE_SEQ.value,
         detail={"seq": str(seq)},
+    )
+
+
+def play_proof(
+    db: Session, platform: Platform, play_id: uuid.UUID, size: int | None
+) -> PlayProofOut:
+    """The RFC 6962 inclusion proof of a charged play in the channel's usage log of ``size``
+    records (default: the whole log, i.e. the last voucher's usageRoot): the studio can prove
+    every play it charged for."""
+    play = db.get(PlayRow, play_id)
+    if play is None or play.platform_id != platform.id:
+        raise NotFound("No such play.", code="play_not_found")
+    rows = db.execute(
+        select(PlayRow.seq, Track.content_sha256, PlayRow.price, PlayRow.timestamp)
+        .join(Track, Track.id == PlayRow.track_id)
+        .where(PlayRow.channel_id == play.channel_id)
+        .order_by(PlayRow.seq)
+    ).all()
+    records = [UsageRecord(seq, bytes.fromhex(h), price, ts) for seq, h, price, ts in rows]
+    n = len(records) if size is None else size
+    if not play.usage_index < n <= len(records):
+        raise Unprocessable(
+            f"size must be in ({play.usage_index}, {len(records)}]", code="bad_log_size"
+        )
+    log_ = records[:n]
+    record = records[play.usage_index]
+    return PlayProofOut(
+        play_id=play.id,
+        channel_id=play.channel_id,
+        index=play.usage_index,
+        size=n,
+        root="0x" + usage_root(log_).hex(),
+        record={
+            "seq": record.seq,
+            "track_id": "0x" + record.track_id.hex(),
+            "price": str(record.price),
+            "timestamp": record.timestamp,
+        },
+        proof=["0x" + p.hex() for p in inclusion_proof(log_, play.usage_index)],
     )

@@ -341,8 +341,16 @@ def sync_payee_claims(db: Session, chain: SettlementChain) -> int:
 
 
 def finalize(db: Session, chain: SettlementChain) -> None:
-    """Marks proposed epochs whose root is claimable (challenge window over) finalized."""
-    root, active_epoch = chain.contracts.distributor.functions.activeRoot().call()
+    """Marks proposed epochs whose root is claimable (challenge window over) finalized, and
+    those the guardian vetoed (the distributor expects them again) vetoed: the next run
+    settles a vetoed epoch again, and refuses to re-propose the very same root."""
+    dist = chain.contracts.distributor.functions
+    db.execute(
+        update(Epoch)
+        .where(Epoch.status == "proposed", Epoch.number >= int(dist.nextEpoch().call()))
+        .values(status="vetoed")
+    )
+    root, active_epoch = dist.activeRoot().call()
     if int.from_bytes(bytes(root), "big") == 0:
         return
     db.execute(

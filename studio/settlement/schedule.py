@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from royalties.errors import RoyaltiesError
 from studio.errors import TimbreError
 from studio.services import Services, build_services
 from studio.settings import Settings
@@ -36,7 +37,10 @@ def settle_pass(
 
 
 def _once(services: Services, echo: Callable[[str], None]) -> SettleOutcome:
-    outcome = settle_next(services)
+    try:
+        outcome = settle_next(services)
+    except RoyaltiesError as exc:  # the chain contradicts the settlement: a person must look
+        outcome = SettleOutcome("failed", str(exc), problems=[str(exc)])
     echo(f"{outcome.status}: {outcome.message}")
     for tx in outcome.claim_txs:
         echo(f"  claim tx {tx}")

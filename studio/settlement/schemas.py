@@ -85,6 +85,19 @@ class AccessOut(BaseModel):
     epoch: int
 
 
+class PlayProofOut(BaseModel):
+    """A play's inclusion in the channel's usage log (RFC 6962, SHA-256): the record at
+    ``index`` of the log of ``size`` records whose root is ``root``."""
+
+    play_id: uuid.UUID
+    channel_id: str
+    index: int
+    size: int
+    root: str
+    record: dict[str, Any]
+    proof: list[str]
+
+
 class TxStep(BaseModel):
     description: str
     to: str

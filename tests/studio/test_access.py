@@ -11,7 +11,7 @@ from eth_account import Account
 from sqlalchemy import func, select
 
 from contracts.eip712 import Voucher, escrow_domain, sign_voucher
-from royalties.usage_log import UsageRecord
+from royalties.usage_log import UsageRecord, verify_inclusion
 from studio.db.models import Play
 from tests.studio.test_settlement_world import FIRST_PLATFORM, Platform, World, node, world
 
@@ -136,6 +136,31 @@ def test_every_refusal_names_its_reason_and_changes_nothing(world: World) -> Non
     )
     assert (r.status_code, r.json()["error"]["code"]) == (409, "channel_not_open")
     assert w.client.post("/v1/access", json=_custom(w, p, track)).status_code == 401
+
+    # The studio proves every play it charged for against the usage root the platform signed.
+    view = w.client.get("/v1/channels/current", headers={"X-API-Key": p.api_key}).json()
+    r = w.client.get(f"/v1/access/plays/{first['play_id']}/proof", headers={"X-API-Key": p.api_key})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (
+        got["index"] == 0
+        and got["size"] == view["usage_size"]
+        and got["root"] == view["usage_root"]
+    )
+    record = UsageRecord(
+        got["record"]["seq"],
+        bytes.fromhex(got["record"]["track_id"][2:]),
+        int(got["record"]["price"]),
+        got["record"]["timestamp"],
+    )
+    proof = [bytes.fromhex(x[2:]) for x in got["proof"]]
+    assert verify_inclusion(bytes.fromhex(got["root"][2:]), got["size"], 0, record, proof)
+    assert (
+        w.client.get(
+            f"/v1/access/plays/{uuid.uuid4()}/proof", headers={"X-API-Key": p.api_key}
+        ).status_code
+        == 404
+    )
 
 
 def test_racing_accesses_with_one_seq_never_both_pass(world: World) -> None:

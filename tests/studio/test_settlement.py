@@ -20,10 +20,12 @@ from studio import cli
 from studio.db.models import Epoch, LedgerEntry, Play
 from studio.settlement import epochs as epochs_module
 from studio.settlement.epochs import settle_next
+from studio.settlement.schedule import settle_pass
 from tests.studio.test_settlement_world import (
     DEPLOYER,
     DUST,
     FIRST_PLATFORM,
+    GUARDIAN,
     TREASURY,
     World,
     node,
@@ -222,3 +224,23 @@ def test_settle_command_and_views_with_nothing_to_settle(
     assert me["cumulative_amount"] == "0" and me["proof"] == [] and not me["root_active"]
     r = CliRunner().invoke(cli.app, ["verify", "--epoch", "0"])
     assert r.exit_code == 1 and "MISMATCH" in r.output
+
+
+def test_a_vetoed_root_is_never_proposed_again_unchanged(world: World) -> None:
+    w = world
+    w.sign_in("creator", "creator")
+    w.sign_in("fan", "fan")
+    track = w.track("fan", w.voice("creator"))
+    p = w.platform("platform", FIRST_PLATFORM, deposit=100_000)
+    w.play(p, track, 3000)
+    w.warp_past_epoch(0)
+    assert settle_next(w.services).status == "settled"
+    w.tx(w.contracts.distributor.functions.veto(0), w.dev(GUARDIAN))
+    lines: list[str] = []
+    assert not settle_pass(w.services, echo=lines.append)
+    assert any("vetoed" in line for line in lines), lines
+    assert _root_proposals(w) == {0: 1} and _redeemed_events(w) == {p.channel_id: 1}
+    with w.services.db() as db:
+        assert db.get(Epoch, 0).status == "closing"  # type: ignore[union-attr]
+    me = w.client.get("/v1/payouts/me", headers=w.headers["fan"]).json()
+    assert not me["root_active"] and me["claimable"] == "0"
