@@ -1,5 +1,6 @@
 """The web app in a real browser: the creator trains a voice and signs its terms with a demo
-wallet; a fan accepts them, converts a vocal with live progress and A/Bs the result."""
+wallet; a fan accepts them, converts a vocal with live progress, A/Bs the result and publishes
+it; the creator approves the track with a signature, then retires the voice."""
 
 from __future__ import annotations
 
@@ -167,6 +168,7 @@ def test_creator_and_fan_flow(
     expect(form.get_by_text("Use at most 6 decimal places")).to_be_visible()
     price.fill("0.002")
     expect(form.get_by_text("= 2000 base units")).to_be_visible()
+    form.get_by_label("I approve each fan track before it can be published").check()
     form.get_by_role("button", name="Sign terms and register").click()
     expect(page.get_by_text("Terms version 1 signed and registered").first).to_be_visible()
     expect(page.locator("[data-voice-status=registered]")).to_contain_text(
@@ -182,6 +184,7 @@ def test_creator_and_fan_flow(
     expect(card).to_contain_text("60 %")
     expect(card).to_contain_text("$0.002 (2000 base units)")
     expect(card).to_contain_text("Registered on-chain")
+    expect(card).to_contain_text("Required for each track")
     page.screenshot(path=screenshots / "04-catalogue.png", full_page=True)
     card.get_by_role("link", name="Make a track with Awb Test Voice").click()
     page.get_by_role("button", name="Start as a fan").click()
@@ -234,11 +237,30 @@ def test_creator_and_fan_flow(
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=screenshots / "06-fan-mobile.png", full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
+
+    # --- fan publishes; the terms require the creator's approval ----------------------------
+    page.get_by_label("Track title").fill("Awb sings my words")
+    page.get_by_role("button", name="Publish track").click()
+    waiting = page.get_by_text("“Awb sings my words”: Waiting for the creator's approval.")
+    expect(waiting).to_be_visible()
+    tracks = page.get_by_role("list", name="Your tracks")
+    expect(tracks).to_contain_text("Awb sings my words")
+    expect(tracks.locator("[data-track-status=pending_approval]")).to_have_count(1)
     _sign_out(page)
 
-    # --- creator retires the voice: it leaves the catalogue --------------------------------
+    # --- creator approves it with a wallet signature: registered on-chain -------------------
     _sign_in(page, "Demo creator")
     page.get_by_role("link", name="Creator studio").click()
+    queue = page.get_by_role("list", name="Tracks waiting for your approval")
+    expect(queue).to_contain_text("Awb sings my words")
+    page.screenshot(path=screenshots / "07-creator-approvals.png", full_page=True)
+    queue.get_by_role("button", name="Approve “Awb sings my words” and sign").click()
+    expect(
+        page.get_by_text("“Awb sings my words”: Published — registered on-chain.")
+    ).to_be_visible()
+    expect(queue).to_contain_text("No fan tracks are waiting for you.")
+
+    # --- creator retires the voice: it leaves the catalogue --------------------------------
     retire = page.get_by_role("button", name="Retire voice")
     retire.click()
     page.get_by_role("button", name="Confirm: retire (no new tracks)").click()

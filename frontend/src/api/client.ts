@@ -2,6 +2,7 @@
 
 import { ApiError, errorFromBody, NETWORK_ERROR } from "./errors";
 import type {
+  ApprovalRequest,
   Config,
   ConvertJobIn,
   Job,
@@ -12,6 +13,7 @@ import type {
   SignedUrl,
   Terms,
   TermsIn,
+  Track,
   TrainJobIn,
   Upload,
   Voice,
@@ -111,5 +113,15 @@ export const api = {
   jobs: () => request<Job[]>("GET", "/v1/jobs"),
   job: (id: string) => request<Job>("GET", `/v1/jobs/${encodeURIComponent(id)}`),
   cancelJob: (id: string) => request<Job>("POST", `/v1/jobs/${encodeURIComponent(id)}/cancel`),
+  publishTrack: (jobId: string, title: string) =>
+    request<Track>("POST", "/v1/tracks", { job_id: jobId, title }),
+  myTracks: () => request<Track[]>("GET", "/v1/tracks/mine"),
+  approvals: () => request<Track[]>("GET", "/v1/tracks/approvals"),
+  approvalRequest: (id: string) =>
+    request<ApprovalRequest>("GET", `/v1/tracks/${encodeURIComponent(id)}/approval`),
+  approveTrack: (id: string, deadline: number, signature: string) =>
+    request<Track>("POST", `/v1/tracks/${encodeURIComponent(id)}/approve`, { deadline, signature }),
+  rejectTrack: (id: string) => request<Track>("POST", `/v1/tracks/${encodeURIComponent(id)}/reject`),
+
   jobResult: (id: string) => request<JobResult>("GET", `/v1/jobs/${encodeURIComponent(id)}/result`),
 };

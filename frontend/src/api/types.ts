@@ -154,3 +154,33 @@ export interface ConvertJobIn {
 }
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "cancelled"]);
+
+export type TrackStatus = "draft" | "pending_approval" | "published" | "rejected" | "retired";
+
+export interface Track {
+  id: string;
+  title: string;
+  voice_id: string;
+  fan_address: string;
+  content_sha256: string;
+  onchain_id: string | null;
+  status: TrackStatus;
+  tx_hash: string | null;
+  created_at: string;
+  published_at: string | null;
+  retired_at: string | null;
+}
+
+/** EIP-712 JSON as a wallet's eth_signTypedData_v4 takes it (types include EIP712Domain). */
+export interface TypedDataJson {
+  types: Record<string, { name: string; type: string }[]>;
+  primaryType: string;
+  domain: Record<string, unknown>;
+  message: Record<string, unknown>;
+}
+
+export interface ApprovalRequest {
+  track_id: string;
+  deadline: number;
+  typed_data: TypedDataJson;
+}

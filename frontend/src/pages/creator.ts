@@ -1,15 +1,18 @@
-// Creator studio: reference recordings → train a voice → sign its terms → (retire).
+// Creator studio: reference recordings → train a voice → sign its terms → approve fan tracks
+// (when the terms ask for it) → (retire).
 
 import { api, idempotencyKey } from "../api/client";
-import { TERMINAL, type Config, type Job, type Upload, type Voice } from "../api/types";
+import { TERMINAL, type Config, type Job, type Track, type Upload, type Voice } from "../api/types";
 import { jobProgress } from "../components/jobProgress";
 import { notice } from "../components/notice";
 import { termsForm } from "../components/termsForm";
 import { termsSummary } from "../components/termsSummary";
+import { trackStatusText } from "../components/trackStatus";
 import { uploader } from "../components/uploader";
 import type { Page } from "../router";
-import { hasRole, session } from "../session";
-import { clear, formatBytes, formatDuration, h, uid } from "../ui/dom";
+import { hasRole, session, signingWallet } from "../session";
+import { clear, formatBytes, formatDuration, h, shortAddress, uid } from "../ui/dom";
+import { fromJson } from "../wallet/wallet";
 import { needRole, needSignIn } from "./gate";
 
 const TITLE = "Creator studio";
@@ -279,15 +282,73 @@ export const creatorPage: Page = ({ cfg }) => {
     voiceList,
   );
 
+  // --- 4. fan tracks waiting for approval --------------------------------------------------
+  const approvalsMsg = notice();
+  const approvalList = h("ul", { class: "voice-list", "aria-label": "Tracks waiting for your approval" });
+  const loadApprovals = () =>
+    api
+      .approvals()
+      .then((tracks) => {
+        if (disposed) return;
+        clear(approvalList);
+        if (!tracks.length) approvalList.append(h("li", { class: "empty" }, "No fan tracks are waiting for you."));
+        tracks.forEach((t) => approvalList.append(approvalCard(t)));
+      })
+      .catch((err) => approvalsMsg.error(err));
+  const approvalCard = (t: Track) => {
+    const approve = h("button", { type: "button", class: "button primary" }, "Approve and sign");
+    const reject = h("button", { type: "button", class: "button danger" }, "Reject");
+    approve.setAttribute("aria-label", `Approve “${t.title}” and sign`);
+    reject.setAttribute("aria-label", `Reject “${t.title}”`);
+    const act = async (fn: () => Promise<Track>) => {
+      approve.disabled = reject.disabled = true;
+      approvalsMsg.clear();
+      try {
+        const done = await fn();
+        approvalsMsg.success(`“${done.title}”: ${trackStatusText(done)}.`);
+        void loadApprovals();
+      } catch (err) {
+        approvalsMsg.error(err);
+        approve.disabled = reject.disabled = false;
+      }
+    };
+    approve.addEventListener("click", () =>
+      void act(async () => {
+        const wallet = await signingWallet();
+        const req = await api.approvalRequest(t.id);
+        approvalsMsg.info(`Waiting for your signature (${wallet.label})…`);
+        const signature = await wallet.signTypedData(fromJson(req.typed_data));
+        return api.approveTrack(t.id, req.deadline, signature);
+      }),
+    );
+    reject.addEventListener("click", () => void act(() => api.rejectTrack(t.id)));
+    return h(
+      "li",
+      { class: "card track-card" },
+      h("h3", {}, t.title),
+      h("p", { class: "hint" }, "by fan ", h("span", { class: "mono" }, shortAddress(t.fan_address)), ` · ${new Date(t.created_at).toLocaleString()}`),
+      h("div", { class: "row" }, approve, reject),
+    );
+  };
+  const approvals = h(
+    "section",
+    { class: "card", "aria-labelledby": "approvals-title" },
+    h("h2", { id: "approvals-title" }, "4. Fan tracks waiting for your approval"),
+    h("p", {}, "Only voices whose terms require approval send tracks here. Approving signs an EIP-712 message with your wallet; the track is then registered on-chain."),
+    approvalsMsg.el,
+    approvalList,
+  );
+
   void loadUploads();
   void loadVoices();
+  void loadApprovals();
   void resumeTraining();
   updateTrainButton();
   const el = h(
     "div",
     { class: "page" },
     h("h1", {}, TITLE),
-    h("div", { class: "stack" }, recordings, trainForm, voices),
+    h("div", { class: "stack" }, recordings, trainForm, voices, approvals),
   );
   return {
     title: TITLE,

@@ -9,6 +9,7 @@ import { jobProgress } from "../components/jobProgress";
 import { notice } from "../components/notice";
 import { baseUnitsToDollars } from "../domain/money";
 import { termsSummary } from "../components/termsSummary";
+import { trackStatusBadge, trackStatusText } from "../components/trackStatus";
 import { uploader } from "../components/uploader";
 import { waveform, type Waveform } from "../components/waveform";
 import type { Page } from "../router";
@@ -296,6 +297,7 @@ export const fanPage: Page = ({ cfg, params }) => {
         ab.el,
         h("a", { class: "button", href: converted, download: `timbre-${voice.name}-${final.id.slice(0, 8)}.wav` }, "Download converted audio"),
       );
+      resultBox.append(publishForm(final.id, voice));
       convertMsg.success(`Converted with ${voice.name}. Listen to A and B below.`);
     } catch (err) {
       convertMsg.error(err);
@@ -303,6 +305,76 @@ export const fanPage: Page = ({ cfg, params }) => {
       update();
     }
   });
+  // --- 5. publish, and the fan's tracks ---------------------------------------------------
+  const tracksMsg = notice();
+  const trackList = h("ul", { class: "voice-list", "aria-label": "Your tracks" });
+  const loadTracks = () =>
+    api
+      .myTracks()
+      .then((tracks) => {
+        if (disposed) return;
+        clear(trackList);
+        if (!tracks.length) trackList.append(h("li", { class: "empty" }, "No tracks yet: convert a vocal, then publish it."));
+        for (const t of tracks) {
+          trackList.append(
+            h(
+              "li",
+              { class: "card track-card" },
+              h("h3", {}, t.title),
+              h("p", {}, trackStatusBadge(t)),
+              t.tx_hash ? h("p", { class: "hint mono" }, `Registration transaction ${shortAddress(t.tx_hash)}`) : null,
+            ),
+          );
+        }
+      })
+      .catch((err) => tracksMsg.error(err));
+  function publishForm(jobId: string, v: Voice): HTMLElement {
+    const msg = notice();
+    const id = uid("title");
+    const title = h("input", { id, type: "text", maxlength: 200, autocomplete: "off", value: `My take in ${v.name}'s voice` });
+    const button = h("button", { type: "submit", class: "button primary" }, "Publish track");
+    const form = h(
+      "form",
+      { class: "publish", "aria-label": "Publish the converted track" },
+      h("h3", {}, "Publish"),
+      h(
+        "p",
+        {},
+        v.terms?.approval_required
+          ? "The creator approves each track before it is registered and can be played."
+          : "The track is registered on-chain as a derivative of this voice; every play then pays the shares above.",
+      ),
+      h("div", { class: "field" }, h("label", { for: id }, "Track title"), title),
+      h("div", { class: "row" }, button),
+      msg.el,
+    );
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!title.value.trim()) {
+        msg.error(new Error("Give the track a title."));
+        title.focus();
+        return;
+      }
+      button.disabled = true;
+      try {
+        const t = await api.publishTrack(jobId, title.value.trim());
+        msg.success(`“${t.title}”: ${trackStatusText(t)}.`);
+        void loadTracks();
+      } catch (err) {
+        msg.error(err);
+        button.disabled = false;
+      }
+    });
+    return form;
+  }
+  const tracks = h(
+    "section",
+    { class: "card", "aria-labelledby": "tracks-title" },
+    h("h2", { id: "tracks-title" }, "Your tracks"),
+    tracksMsg.el,
+    trackList,
+  );
+
   const convert = h(
     "section",
     { class: "card", "aria-labelledby": "convert-title" },
@@ -315,7 +387,8 @@ export const fanPage: Page = ({ cfg, params }) => {
   );
 
   update();
-  const el = h("div", { class: "page" }, h("h1", {}, TITLE), h("div", { class: "stack" }, inputs, voiceSection, settings, convert));
+  void loadTracks();
+  const el = h("div", { class: "page" }, h("h1", {}, TITLE), h("div", { class: "stack" }, inputs, voiceSection, settings, convert, tracks));
   return {
     title: TITLE,
     el,

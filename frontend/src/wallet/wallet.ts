@@ -1,16 +1,33 @@
 // The two ways to sign: an injected EIP-1193 wallet (MetaMask and friends), or a demo wallet
 // — one of the local chain's public dev keys, offered by /v1/config only in demo mode.
 
-import { createWalletClient, custom, getAddress, type Address, type EIP1193Provider, type Hex } from "viem";
+import {
+  createWalletClient,
+  custom,
+  getAddress,
+  type Address,
+  type EIP1193Provider,
+  type Hex,
+  type TypedDataDefinition,
+} from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import type { ModelTermsTypedData } from "../domain/terms";
+import type { TypedDataJson } from "../api/types";
+
+/** Any EIP-712 payload (viem checks the message against its types at run time). */
+export type TypedData = TypedDataDefinition<Record<string, readonly { name: string; type: string }[]>, string>;
+
+/** EIP-712 JSON from the API as viem wants it (the domain type is implied by the domain). */
+export function fromJson(json: TypedDataJson): TypedData {
+  const { EIP712Domain: _domain, ...types } = json.types;
+  return { domain: json.domain, types, primaryType: json.primaryType, message: json.message } as TypedData;
+}
 
 export interface Wallet {
   kind: "injected" | "demo";
   label: string;
   address: Address;
   signMessage(message: string): Promise<Hex>;
-  signTypedData(data: ModelTermsTypedData): Promise<Hex>;
+  signTypedData(data: TypedData): Promise<Hex>;
 }
 
 declare global {
