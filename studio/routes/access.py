@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 from studio.db.models import Platform
 from studio.deps import DbDep, PlatformKey, ServicesDep
 from studio.settlement.access import access, play_proof
-from studio.settlement.schemas import AccessIn, AccessOut, PlayProofOut
+from studio.settlement.schemas import AccessIn, AccessOut, PlayProofOut, UsageOut
+from studio.settlement.views import platform_usage
 
 router = APIRouter(prefix="/v1/access", tags=["access"])
 
@@ -38,3 +39,15 @@ def proof(
     platform = db.get(Platform, key.platform_id)
     assert platform is not None
     return play_proof(db, platform, play_id, size)
+
+
+@router.get("/usage", response_model=list[UsageOut])
+def usage(
+    key: PlatformKey,
+    db: DbDep,
+    epoch: int | None = Query(default=None, ge=0, le=2**31 - 1),
+) -> list[UsageOut]:
+    """The platform's charged plays and amounts per epoch and track."""
+    platform = db.get(Platform, key.platform_id)
+    assert platform is not None
+    return platform_usage(db, platform, epoch)

@@ -5,10 +5,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from studio.deps import CurrentAccount, DbDep, ServicesDep
+from studio.deps import Creator, CurrentAccount, DbDep, ServicesDep
 from studio.settlement.chain import require_chain, settlement_chain
-from studio.settlement.schemas import EpochEarningOut, PayoutOut, TrackEarningOut
-from studio.settlement.views import claim_for, epoch_earnings, payout_for, track_earnings
+from studio.settlement.schemas import (
+    EpochEarningOut,
+    PayoutOut,
+    TrackEarningOut,
+    VoiceEarningOut,
+)
+from studio.settlement.views import (
+    claim_for,
+    epoch_earnings,
+    payout_for,
+    track_earnings,
+    voice_earnings,
+)
 
 router = APIRouter(prefix="/v1/payouts", tags=["payouts"])
 
@@ -44,3 +55,13 @@ def my_tracks(
 ) -> list[TrackEarningOut]:
     """Per-track cumulative gross and shares of the tracks the wallet made or voiced."""
     return track_earnings(db, account, epoch)
+
+
+@router.get("/me/voices", response_model=list[VoiceEarningOut])
+def my_voices(
+    creator: Creator,
+    db: DbDep,
+    epoch: int | None = Query(default=None, ge=0, le=2**31 - 1),
+) -> list[VoiceEarningOut]:
+    """Per voice of the signed-in creator: its tracks' cumulative gross and creator share."""
+    return voice_earnings(db, creator, epoch)

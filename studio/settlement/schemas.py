@@ -176,6 +176,25 @@ class TrackEarningOut(BaseModel):
     plays: int
 
 
+class VoiceEarningOut(BaseModel):
+    voice_id: uuid.UUID
+    name: str
+    epoch: int
+    tracks: int
+    gross: str
+    creator_amount: str
+
+
+class UsageOut(BaseModel):
+    """A platform's charged plays of one track in one epoch."""
+
+    epoch: int
+    track_id: uuid.UUID
+    track_onchain_id: str
+    plays: int
+    amount: str = Field(description="Base units charged")
+
+
 class EpochOut(BaseModel):
     number: int
     status: str

@@ -4,6 +4,7 @@ per track, epochs with their reports."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -11,11 +12,27 @@ from sqlalchemy.orm import Session
 
 from contracts.transact import transact
 from royalties.splits import checksum
-from studio.db.models import Account, Epoch, Payout, Play, Track, TrackEarning, VoiceModel
+from studio.db.models import (
+    Account,
+    Epoch,
+    Payout,
+    Platform,
+    Play,
+    Track,
+    TrackEarning,
+    VoiceModel,
+)
 from studio.errors import Conflict, NotFound
 from studio.services import Services
 from studio.settlement.chain import SettlementChain
-from studio.settlement.schemas import EpochEarningOut, EpochOut, PayoutOut, TrackEarningOut
+from studio.settlement.schemas import (
+    EpochEarningOut,
+    EpochOut,
+    PayoutOut,
+    TrackEarningOut,
+    UsageOut,
+    VoiceEarningOut,
+)
 
 
 def payout_for(db: Session, chain: SettlementChain | None, address: str) -> PayoutOut:
@@ -167,3 +184,55 @@ def get_epoch(db: Session, number: int) -> Epoch:
     if row is None:
         raise NotFound("No such epoch.", code="epoch_not_found")
     return row
+
+
+def voice_earnings(db: Session, creator: Account, epoch: int | None) -> list[VoiceEarningOut]:
+    """Per voice of ``creator``: its tracks' cumulative gross and creator share as of
+    ``epoch`` (default: the latest settled)."""
+    per_voice: dict[uuid.UUID, list[int]] = {}
+    names: dict[uuid.UUID, str] = {}
+    rows = [r for r in track_earnings(db, creator, epoch) if r.role == "creator"]
+    for r in rows:
+        t = db.get(Track, r.track_id)
+        assert t is not None
+        vm = db.get(VoiceModel, t.voice_model_id)
+        assert vm is not None
+        names[vm.id] = vm.name
+        acc = per_voice.setdefault(vm.id, [0, 0, 0])
+        acc[0] += 1
+        acc[1] += int(r.gross)
+        acc[2] += int(r.creator_amount)
+    return [
+        VoiceEarningOut(
+            voice_id=vid,
+            name=names[vid],
+            epoch=rows[0].epoch,
+            tracks=n,
+            gross=str(g),
+            creator_amount=str(c),
+        )
+        for vid, (n, g, c) in per_voice.items()
+    ]
+
+
+def platform_usage(db: Session, platform: Platform, epoch: int | None) -> list[UsageOut]:
+    """The platform's charged plays and amounts per epoch and track."""
+    q = (
+        select(Play.epoch, Play.track_id, Track.content_sha256, func.count(), func.sum(Play.price))
+        .join(Track, Track.id == Play.track_id)
+        .where(Play.platform_id == platform.id)
+        .group_by(Play.epoch, Play.track_id, Track.content_sha256)
+        .order_by(Play.epoch, Play.track_id)
+    )
+    if epoch is not None:
+        q = q.where(Play.epoch == epoch)
+    return [
+        UsageOut(
+            epoch=e,
+            track_id=track_id,
+            track_onchain_id="0x" + sha,
+            plays=int(n),
+            amount=str(int(total)),
+        )
+        for e, track_id, sha, n, total in db.execute(q)
+    ]

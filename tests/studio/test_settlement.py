@@ -197,6 +197,16 @@ def test_money_flows_end_to_end_to_the_unit(world: World, monkeypatch: pytest.Mo
     plays_x0 = next(t for t in fan_tracks if t["track_id"] == tracks[0]["id"])
     assert plays_x0["plays"] == 3 and plays_x0["gross"] == str(3 * 3000)
     assert plays_x0["fan_amount"] == str(3 * 3000 * 4000 // 10_000)
+    voices = w.client.get("/v1/payouts/me/voices", headers=w.headers["creator_a"]).json()
+    assert [(v["voice_id"], v["tracks"]) for v in voices] == [(voice_a, 2)]
+    assert int(voices[0]["creator_amount"]) == sum(
+        int(t["creator_amount"])
+        for t in w.client.get("/v1/payouts/me/tracks", headers=w.headers["creator_a"]).json()
+    )
+    usage = w.client.get("/v1/access/usage", headers={"X-API-Key": p1.api_key}).json()
+    assert sum(u["plays"] for u in usage) == 4 + 1  # epoch 0: four plays, epoch 1: one
+    assert sum(int(u["amount"]) for u in usage) == 3 * 3000 + 2 * 1001
+    assert {u["epoch"] for u in usage} == {0, 1}
     history = w.client.get("/v1/payouts/me/epochs", headers=w.headers["fan_x"]).json()
     assert [h["epoch"] for h in history] == [0, 1]
     assert int(history[0]["increment"]) + int(history[1]["increment"]) == int(
