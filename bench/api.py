@@ -98,6 +98,8 @@ def timbre_server(var: Path, extra: dict[str, str] | None = None) -> Server:
         "TIMBRE_VAR_DIR": str(var),
         "TIMBRE_PORT": str(port),
         "TIMBRE_ENVIRONMENT": "development",
+        # the API alone: no local chain, no demo seeding (training) competing for the cores
+        "TIMBRE_EMBEDDED_CHAIN": "false",
         **(extra or {}),
     }
     return Server([str(BIN / "timbre"), "run"], env, port)

@@ -11,10 +11,13 @@ import shutil
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from storage import ObjectStore
 from voice_model.artifact import CARD, ID_FILE, WEIGHTS
-from voice_model.model import VoiceModel
+
+if TYPE_CHECKING:  # torch is imported only by processes that run jobs
+    from voice_model.model import VoiceModel
 
 
 def publish_artifact(store: ObjectStore, model_dir: Path) -> str:
@@ -62,6 +65,8 @@ class ModelCache:
             if directory.exists():
                 shutil.rmtree(directory)  # re-fetch: a previous process may have died mid-way
             fetch_artifact(self.store, model_id, directory)
+            from voice_model.model import VoiceModel
+
             model = VoiceModel.load(directory, expected_sha256=model_id, device=self.device)
             with self._lock:
                 self._models[model_id] = model

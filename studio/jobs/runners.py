@@ -22,9 +22,7 @@ from studio.db.models import Job, JobInput, Upload, VoiceModel
 from studio.jobs import store as jobs
 from studio.jobs.model_cache import ModelCache, publish_artifact
 from studio.services import Services
-from voice_model.convert import ConvertOptions, convert_file
 from voice_model.errors import VoiceModelError
-from voice_model.train import train
 
 log = logging.getLogger("studio.jobs")
 PROGRESS_INTERVAL_S = 0.5
@@ -116,6 +114,8 @@ def _run_train(rt: JobRuntime, job: Job, work: Path, report: Reporter) -> str:
         for i, (upload, role) in enumerate(_inputs(rt, job))
         if role == "reference"
     ]
+    from voice_model.train import train  # torch: imported only where jobs run
+
     params: dict[str, Any] = job.params
     report(0.01, "preparing")
     model = train(
@@ -132,6 +132,8 @@ def _run_train(rt: JobRuntime, job: Job, work: Path, report: Reporter) -> str:
 
 
 def _run_convert(rt: JobRuntime, job: Job, work: Path, report: Reporter) -> str:
+    from voice_model.convert import ConvertOptions, convert_file
+
     inputs = _inputs(rt, job)
     vocal = next(u for u, role in inputs if role == "input")
     backing = next((u for u, role in inputs if role == "accompaniment"), None)
