@@ -212,6 +212,7 @@ def main() -> None:
                 "TIMBRE_VAR_DIR": str(var),
                 "TIMBRE_PORT": str(port := free_port()),
                 "TIMBRE_DEVICE": "cpu",
+                "TIMBRE_EMBEDDED_CHAIN": "false",
             },
             port,
         )
@@ -237,6 +238,7 @@ def main() -> None:
             "TIMBRE_CELERY_QUEUE": queue,
             "TIMBRE_DEVICE": "cpu",
             "TIMBRE_MAX_ACTIVE_JOBS_PER_ACCOUNT": "64",
+            "TIMBRE_EMBEDDED_CHAIN": "false",
         }
         port = free_port()
         api = Server(
