@@ -3,6 +3,8 @@
 import type { Config } from "./api/types";
 import { describe } from "./api/errors";
 import { cataloguePage } from "./pages/catalogue";
+import { earningsPage } from "./pages/earnings";
+import { epochsPage } from "./pages/epochs";
 import { creatorPage } from "./pages/creator";
 import { fanPage } from "./pages/fan";
 import { signInPage } from "./pages/signIn";
@@ -16,14 +18,18 @@ const ROUTES: Record<string, Page> = {
   "/sign-in": signInPage,
   "/creator": creatorPage,
   "/fan": fanPage,
-  "/settlement": soonPage,
+  "/earnings": earningsPage,
+  "/epochs": epochsPage,
+  "/platform": soonPage,
 };
 
 const NAV: { path: string; text: string; soon?: boolean }[] = [
   { path: "/", text: "Catalogue" },
   { path: "/creator", text: "Creator studio" },
   { path: "/fan", text: "Fan studio" },
-  { path: "/settlement", text: "Earnings & epochs", soon: true },
+  { path: "/earnings", text: "Earnings" },
+  { path: "/epochs", text: "Epochs" },
+  { path: "/platform", text: "Platforms", soon: true },
 ];
 
 export function startApp(root: HTMLElement, cfg: Config): void {

@@ -116,7 +116,7 @@ def test_creator_and_fan_flow(
     page.goto(studio.base_url + "/")
     expect(page.get_by_role("heading", name="Voice catalogue")).to_be_visible()
     expect(page.get_by_text("No voices are licensed yet")).to_be_visible()
-    expect(page.get_by_role("link", name=re.compile("Earnings & epochs"))).to_contain_text("soon")
+    expect(page.get_by_role("link", name=re.compile("Platforms"))).to_contain_text("soon")
 
     # --- creator: sign in, opt in, upload references ---------------------------------------
     _sign_in(page, "Demo creator", screenshots / "01-sign-in.png")
@@ -268,6 +268,17 @@ def test_creator_and_fan_flow(
     expect(page.locator("[data-voice-status=retired]")).to_contain_text("Retired")
     page.get_by_role("link", name="Catalogue").click()
     expect(page.get_by_text("No voices are licensed yet")).to_be_visible()
+
+    # --- earnings and epochs: nothing settled yet (epochs last an hour here) ----------------
+    page.get_by_role("link", name="Earnings").click()
+    expect(page.get_by_role("heading", name="Your balance")).to_be_visible()
+    expect(page.get_by_text("Earned in total")).to_be_visible()
+    expect(page.get_by_role("button", name="Nothing to claim")).to_be_disabled()
+    expect(page.get_by_text("No settled epochs with earnings yet.")).to_be_visible()
+    expect(page.get_by_text("No plays of your tracks have been settled yet.")).to_be_visible()
+    page.screenshot(path=screenshots / "08-earnings.png", full_page=True)
+    page.get_by_role("link", name="Epochs").click()
+    expect(page.get_by_text("No epoch has been settled yet.")).to_be_visible()
 
     assert console.errors == []
 

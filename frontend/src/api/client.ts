@@ -5,15 +5,19 @@ import type {
   ApprovalRequest,
   Config,
   ConvertJobIn,
+  Epoch,
+  EpochEarning,
   Job,
   JobResult,
   Me,
+  Payout,
   Role,
   SessionOut,
   SignedUrl,
   Terms,
   TermsIn,
   Track,
+  TrackEarning,
   TrainJobIn,
   Upload,
   Voice,
@@ -122,6 +126,12 @@ export const api = {
   approveTrack: (id: string, deadline: number, signature: string) =>
     request<Track>("POST", `/v1/tracks/${encodeURIComponent(id)}/approve`, { deadline, signature }),
   rejectTrack: (id: string) => request<Track>("POST", `/v1/tracks/${encodeURIComponent(id)}/reject`),
+
+  payout: () => request<Payout>("GET", "/v1/payouts/me"),
+  claim: () => request<{ tx_hash: string }>("POST", "/v1/payouts/me/claim"),
+  epochEarnings: () => request<EpochEarning[]>("GET", "/v1/payouts/me/epochs"),
+  trackEarnings: () => request<TrackEarning[]>("GET", "/v1/payouts/me/tracks"),
+  epochs: () => request<Epoch[]>("GET", "/v1/epochs"),
 
   jobResult: (id: string) => request<JobResult>("GET", `/v1/jobs/${encodeURIComponent(id)}/result`),
 };

@@ -184,3 +184,50 @@ export interface ApprovalRequest {
   deadline: number;
   typed_data: TypedDataJson;
 }
+
+export interface Payout {
+  address: string;
+  epoch: number | null;
+  cumulative_amount: string; // base units
+  claimed_onchain: string;
+  claimable: string;
+  root: string | null;
+  root_active: boolean;
+  proof: string[];
+  distributor: string | null;
+}
+
+export interface EpochEarning {
+  epoch: number;
+  cumulative_amount: string;
+  increment: string;
+}
+
+export interface TrackEarning {
+  track_id: string | null;
+  track_onchain_id: string;
+  title: string | null;
+  role: "creator" | "fan";
+  epoch: number;
+  gross: string;
+  creator_amount: string;
+  fan_amount: string;
+  platform_amount: string;
+  plays: number;
+}
+
+export interface Epoch {
+  number: number;
+  status: string;
+  starts_at: string;
+  ends_at: string;
+  merkle_root: string | null;
+  report_sha256: string | null;
+  report_url: string | null;
+  claimed_total: string;
+  entitled_total: string;
+  dust_total: string;
+  claim_tx_hash: string | null;
+  root_tx_hash: string | null;
+  closed_at: string | null;
+}

@@ -1,23 +1,21 @@
-// Settlement pages are not built yet; this says so plainly (no placeholder figures).
+// Pages not built yet say so plainly (no placeholder figures).
 
 import type { Page } from "../router";
 import { h } from "../ui/dom";
 
 export const soonPage: Page = () => ({
-  title: "Settlement — coming soon",
+  title: "Platforms — coming soon",
   el: h(
     "div",
     { class: "page narrow" },
-    h("h1", {}, "Settlement ", h("span", { class: "badge soon" }, "Coming soon")),
-    h("p", { class: "lead" }, "These pages are not available yet:"),
+    h("h1", {}, "Streaming platforms ", h("span", { class: "badge soon" }, "Coming soon")),
     h(
-      "ul",
-      {},
-      h("li", {}, "Earnings per track and epoch, and claiming payouts (creators and fans)."),
-      h("li", {}, "Platform channel: API keys, balance, pending liability, funding and withdrawal."),
-      h("li", {}, "Epoch reports with a “verify” button that re-checks a settlement from public data."),
+      "p",
+      { class: "lead" },
+      "The platform console is not available in the web app yet: API keys, the channel's balance " +
+        "and pending liability, funding and withdrawal, and usage per track.",
     ),
-    h("p", {}, "Until then, ", h("code", {}, "timbre verify --epoch N"), " checks an epoch from the command line once settlement runs."),
+    h("p", {}, "Platforms use the API meanwhile: see the ", h("a", { href: "/docs" }, "API documentation"), "."),
   ),
 });
 
