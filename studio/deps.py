@@ -3,7 +3,7 @@ account, role checks and the platform behind an API key."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -17,7 +17,9 @@ from studio.errors import Forbidden, Unauthorized
 from studio.services import Services
 
 
-def get_services(request: Request) -> Services:
+# Dependencies that do no I/O are ``async def``: FastAPI runs plain ``def`` ones in the thread
+# pool, and a thread hop per dependency costs more than the work itself.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -34,7 +36,11 @@ def get_db(services: ServicesDep) -> Iterator[Session]:
 DbDep = Annotated[Session, Depends(get_db)]
 
 
-def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+async def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+    return parse_bearer(authorization)
+
+
+def parse_bearer(authorization: str | None) -> str:
     if not authorization:
         raise Unauthorized("Sign in first (Authorization: Bearer <token>).", code="not_signed_in")
     scheme, _, token = authorization.partition(" ")
@@ -52,7 +58,7 @@ def current_session(
 CurrentSession = Annotated[SessionRow, Depends(current_session)]
 
 
-def current_account(session: CurrentSession) -> Account:
+async def current_account(session: CurrentSession) -> Account:
     return session.account
 
 
@@ -65,16 +71,16 @@ def optional_account(
     """The signed-in account on public routes that show more to the owner; None if anonymous."""
     if not authorization:
         return None
-    return resolve_session(db, bearer_token(authorization), services.clock()).account
+    return resolve_session(db, parse_bearer(authorization), services.clock()).account
 
 
 OptionalAccount = Annotated[Account | None, Depends(optional_account)]
 
 
-def require_role(*roles: str) -> Callable[[Account], Account]:
+def require_role(*roles: str) -> Callable[[Account], Awaitable[Account]]:
     """A dependency admitting a signed-in account holding at least one of ``roles``."""
 
-    def check(account: CurrentAccount) -> Account:
+    async def check(account: CurrentAccount) -> Account:
         if not set(roles) & set(account.role_names):
             raise Forbidden(
                 f"This needs the {' or '.join(roles)} role.",

@@ -12,7 +12,7 @@ router = APIRouter(prefix="/v1/me", tags=["account"])
 
 
 @router.get("", response_model=MeOut)
-def get_me(session: CurrentSession) -> MeOut:
+async def get_me(session: CurrentSession) -> MeOut:
     account = session.account
     return MeOut(
         id=account.id,
