@@ -15,14 +15,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from eth_abi.abi import decode, encode
+from eth_utils.abi import function_abi_to_4byte_selector
 from eth_utils.address import to_checksum_address
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from web3.types import RPCEndpoint
 
 from contracts.eip712 import Voucher as SignedVoucher
 from contracts.eip712 import escrow_domain
-from royalties.chain import channel_state, erc1271_checker
+from royalties.chain import erc1271_checker
 from royalties.ledger import post_play
 from royalties.usage_log import UsageFrontier, UsageRecord, inclusion_proof, usage_root
 from royalties.vouchers import (
@@ -36,7 +39,14 @@ from royalties.vouchers import (
 from studio.db.models import ChannelMeter, ModelTerms, Platform, Track, VoiceModel
 from studio.db.models import Play as PlayRow
 from studio.db.models import Voucher as VoucherRow
-from studio.errors import Conflict, Forbidden, NotFound, TimbreError, Unprocessable
+from studio.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    TimbreError,
+    Unprocessable,
+)
 from studio.services import Services
 from studio.settlement import ledger
 from studio.settlement.chain import SettlementChain, require_chain
@@ -81,13 +91,50 @@ class _OnChain:
 _CONTRACT_SIGNERS: dict[str, bool] = {}
 
 
+@dataclass(frozen=True)
+class _ChannelCall:
+    """``PlayEscrow.getChannel`` as one raw ``eth_call``: the selector and the struct's ABI
+    types worked out once. Building a web3 ContractFunction per play costs more (ABI
+    validation, dozens of keccaks) than the round trip itself."""
+
+    escrow: str
+    selector: bytes
+    output: str
+    names: tuple[str, ...]
+
+
+_CHANNEL_CALLS: dict[str, _ChannelCall] = {}
+
+
+def _channel_call(chain: SettlementChain) -> _ChannelCall:
+    escrow = chain.deployment.escrow
+    call = _CHANNEL_CALLS.get(escrow)
+    if call is None:
+        fn = chain.contracts.escrow.functions.getChannel(0)
+        components = fn.abi["outputs"][0]["components"]
+        output = "(" + ",".join(c["type"] for c in components) + ")"
+        selector = bytes(function_abi_to_4byte_selector(fn.abi))
+        names = tuple(c["name"] for c in components)
+        call = _ChannelCall(escrow, selector, output, names)
+        _CHANNEL_CALLS[escrow] = call
+    return call
+
+
 def read_channel(chain: SettlementChain, channel_id: int) -> _OnChain:
-    c = channel_state(chain.contracts.escrow, channel_id)
-    signer = str(c["signer"])
+    call = _channel_call(chain)
+    data = "0x" + (call.selector + encode(["uint256"], [channel_id])).hex()
+    response = chain.w3.provider.make_request(
+        RPCEndpoint("eth_call"), [{"to": call.escrow, "data": data}, "latest"]
+    )
+    if "error" in response or not isinstance(response.get("result"), str):
+        raise ServiceUnavailable("The chain did not answer.", code="chain_unavailable")
+    (values,) = decode([call.output], bytes.fromhex(response["result"][2:]))
+    c = dict(zip(call.names, values, strict=True))
+    signer = to_checksum_address(c["signer"])
     if int(signer, 16) == 0:
         raise NotFound("The channel does not exist on-chain.", code="channel_not_found")
     if signer not in _CONTRACT_SIGNERS:
-        _CONTRACT_SIGNERS[signer] = bool(chain.w3.eth.get_code(to_checksum_address(signer)))
+        _CONTRACT_SIGNERS[signer] = bool(chain.w3.eth.get_code(signer))
     return _OnChain(
         signer=signer,
         balance=int(c["balance"]),
@@ -274,6 +321,7 @@ def _record(
         post_play(
             int(meter.channel_id), track_hash, terms.price_per_play, ref=_play_ref(meter, new)
         ),
+        known_new=True,  # (channel, seq) was just won by the compare-and-set above
     )
     try:
         db.commit()

@@ -12,14 +12,20 @@ from royalties.ledger import Entry, Transaction
 from studio.db.models import LedgerEntry, LedgerTransaction
 
 
-def post(db: Session, tx: Transaction) -> bool:
+def post(db: Session, tx: Transaction, *, known_new: bool = False) -> bool:
     """Adds ``tx`` to the session unless an event with its (kind, ref) is stored; returns
-    whether it was added. Empty transactions (a zero-price play) are not stored."""
+    whether it was added. Empty transactions (a zero-price play) are not stored.
+    ``known_new``: the caller's own uniqueness guarantees the event is new (a play's voucher
+    seq), so the look-up is skipped; the unique (kind, ref) constraint still backs it."""
     if not tx.entries:
         return False
-    exists = db.scalar(
-        select(LedgerTransaction.id).where(
-            LedgerTransaction.kind == tx.kind, LedgerTransaction.ref == tx.ref
+    exists = (
+        None
+        if known_new
+        else db.scalar(
+            select(LedgerTransaction.id).where(
+                LedgerTransaction.kind == tx.kind, LedgerTransaction.ref == tx.ref
+            )
         )
     )
     if exists is not None:
