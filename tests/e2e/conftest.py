@@ -20,10 +20,11 @@ from pydantic import SecretStr
 from web3 import Web3
 
 from contracts.anvil import AnvilNode
-from contracts.deploy import deploy_all
+from contracts.deploy import Deployment, deploy_all
 from studio.app import create_app
 from studio.db.migrate import upgrade
 from studio.routes.web import DIST_DIR
+from studio.services import Services
 from studio.settings import Settings
 
 CHROMIUM = Path(os.environ.get("TIMBRE_CHROMIUM", "/usr/bin/chromium"))
@@ -49,6 +50,9 @@ def _free_port() -> int:
 class Studio:
     base_url: str
     settings: Settings
+    node: AnvilNode
+    deployment: Deployment
+    services: Services
 
 
 @pytest.fixture(scope="session")
@@ -94,10 +98,9 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
             log_level="WARNING",
         )
         upgrade(settings.resolved_database_url)
+        app = create_app(settings)
         server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on"
-            )
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
         )
         thread = threading.Thread(target=server.run, name="e2e-uvicorn", daemon=True)
         thread.start()
@@ -107,7 +110,7 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
                 pytest.fail("the studio did not start")
             time.sleep(0.05)
         try:
-            yield Studio(settings.public_url, settings)
+            yield Studio(settings.public_url, settings, node, deployment, app.state.services)
         finally:
             server.should_exit = True
             thread.join(timeout=30)

@@ -5,8 +5,11 @@ it; the creator approves the track with a signature, then retires the voice."""
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -14,10 +17,16 @@ import pytest
 import soundfile as sf
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from fastapi.testclient import TestClient
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
+from web3 import Web3
 
+from contracts.deploy import connect
 from studio.routes import web
+from studio.settlement.epochs import settle_next
 from tests.e2e.conftest import Studio
+from tests.studio.test_settlement_world import World
+from tests.studio.wallets import Wallet
 from voice_model.roster import ROSTER, TEST_SENTENCES, TRAIN_SENTENCES, render
 
 pytestmark = pytest.mark.slow
@@ -355,3 +364,85 @@ def test_unbuilt_web_app_is_a_clear_503(studio: Studio, monkeypatch: pytest.Monk
     error = r.json()["error"]
     assert error["code"] == "web_app_not_built" and "make run" in error["message"]
     assert httpx.get(studio.base_url + "/healthz", timeout=10).status_code == 200
+
+
+class LiveWorld(World):
+    """The settlement tests' money world, driving the live server over HTTP (sign-in messages
+    name its real address instead of the test client's)."""
+
+    def sign_in(self, name: str, *roles: str, wallet: Wallet | None = None) -> dict[str, str]:
+        w = wallet or Wallet.new()
+        base = str(self.client.base_url).rstrip("/")
+        nonce = self.client.get("/v1/auth/nonce").json()["nonce"]
+        message = w.siwe_message(nonce, domain=urlsplit(base).netloc, uri=base)
+        body = {"message": message, "signature": w.sign(message)}
+        r = self.client.post("/v1/auth/siwe", json=body)
+        assert r.status_code == 200, r.text
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        for role in roles:
+            assert self.client.post("/v1/me/roles", json={"role": role}, headers=headers).is_success
+        self.wallets[name], self.headers[name] = w, headers
+        return headers
+
+
+def test_settled_earnings_are_shown_and_claimed(
+    studio: Studio, browser: BrowserContext, screenshots: Path
+) -> None:
+    """A platform streams a published track; the epoch settles; the creator sees the epoch's
+    earnings in the browser and claims them. Runs last: it moves the chain's clock an epoch on."""
+    w3 = Web3(Web3.HTTPProvider(studio.node.rpc_url))
+    http = httpx.Client(base_url=studio.base_url, timeout=30)
+    world = LiveWorld(
+        studio.node,
+        cast(TestClient, http),
+        studio.services,
+        studio.deployment,
+        connect(w3, studio.deployment),
+        w3,
+    )
+    world.offset = max(0, studio.node.latest_timestamp() - int(time.time()))
+    real_clock = studio.services.clock
+    studio.services.clock = lambda: datetime.fromtimestamp(world.now(), UTC)
+    try:
+        dev = studio.node.dev_accounts
+        # The demo wallets of the sign-in page are dev accounts 5 (creator), 6 (fan), 7.
+        world.sign_in("creator", "creator", wallet=Wallet(dev[5]))
+        world.sign_in("fan", "fan", wallet=Wallet(dev[6]))
+        voice = world.voice("creator", price=3000)
+        track = world.track("fan", voice, "Streamed track")
+        platform = world.platform("platform", 7, deposit=1_000_000)
+        epoch = [world.play(platform, track, 3000)["epoch"] for _ in range(3)][-1]
+        world.warp_past_epoch(epoch)
+        outcome = settle_next(studio.services)
+        assert outcome.status == "settled" and outcome.problems == [], outcome
+        world.warp_past_window()
+        mine = http.get("/v1/payouts/me", headers=world.headers["creator"]).json()
+        expected = int(mine["claimable"])
+        assert expected == 3 * 3000 * 5000 // 10_000
+
+        console = ConsoleWatch(browser)
+        page = browser.pages[0] if browser.pages else browser.new_page()
+        console.watch(page)
+        page.goto(studio.base_url + "/")
+        _sign_in(page, "Demo creator")
+        page.get_by_role("link", name="Earnings").click()
+        expect(page.get_by_text("$0.0045").first).to_be_visible()
+        table = page.get_by_role("table", name="Earnings per epoch")
+        expect(table).to_contain_text(f"{epoch}")
+        expect(page.get_by_role("table", name=re.compile("Earnings per track"))).to_contain_text(
+            "Streamed track"
+        )
+        page.screenshot(path=screenshots / "09-earnings-settled.png", full_page=True)
+        page.get_by_role("button", name="Claim $0.0045").click()
+        expect(page.get_by_text("Claimed: the tokens are on their way")).to_be_visible()
+        expect(page.get_by_role("button", name="Nothing to claim")).to_be_disabled()
+        token = connect(w3, studio.deployment).token.functions
+        assert int(token.balanceOf(dev[5].address).call()) >= expected
+        page.get_by_role("link", name="Epochs").click()
+        rows = page.get_by_role("table", name="Settled epochs, newest first")
+        expect(rows).to_contain_text("Download report")
+        page.screenshot(path=screenshots / "10-epochs.png", full_page=True)
+        assert console.errors == []
+    finally:
+        studio.services.clock = real_clock
+        http.close()

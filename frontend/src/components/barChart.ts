@@ -18,7 +18,15 @@ export interface Bar {
 export function barChart(bars: Bar[], height = 160): SVGSVGElement {
   const width = Math.max(240, bars.length * 48);
   const max = Math.max(1, ...bars.map((b) => b.value));
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height + 24}`, class: "bar-chart", "aria-hidden": "true", focusable: "false" });
+  const root = svg("svg", {
+    viewBox: `0 0 ${width} ${height + 24}`,
+    width,
+    height: height + 24,
+    class: "bar-chart",
+    "aria-hidden": "true",
+    focusable: "false",
+  });
+  root.append(svg("line", { x1: 0, x2: width, y1: height + 0.5, y2: height + 0.5, class: "axis" }));
   bars.forEach((b, i) => {
     const h = Math.round((b.value / max) * height);
     const x = i * 48 + 8;
