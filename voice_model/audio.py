@@ -363,12 +363,12 @@ class LoudnessMeter:
 
     def loudness(self) -> float:
         """Integrated loudness in LUFS of everything fed so far (``-inf`` for silence)."""
-        sums = np.asarray(self._sums + ([float(self._carry.sum())] if self._carry.size else []))
         n_samples = len(self._sums) * self._step + self._carry.size
         if n_samples == 0:
             return -math.inf
         if len(self._sums) < 4:
-            power = np.array([sums.sum() / n_samples])
+            # Shorter than one 400 ms block: the mean square of everything.
+            power = np.array([(sum(self._sums) + float(self._carry.sum())) / n_samples])
         else:
             steps = np.asarray(self._sums)
             power = np.convolve(steps, np.ones(4), mode="valid") / (4 * self._step)

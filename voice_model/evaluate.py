@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voice_model import roster
-from voice_model.audio import load, save
+from voice_model.audio import load, resample, save
 from voice_model.convert import ConvertOptions, make_plan
 from voice_model.features import FeatureConfig, analyze
 from voice_model.model import VoiceModel
@@ -77,33 +77,23 @@ def embed(audio: npt.NDArray[np.float32], sample_rate: int) -> npt.NDArray[np.fl
     return np.asarray(_encoder().embed_utterance(wav), dtype=np.float32)
 
 
-def transcribe(audio: npt.NDArray[np.float32], sample_rate: int) -> str:
-    """pocketsphinx's shipped US-English model; lower-case words."""
+@lru_cache(maxsize=1)
+def _sphinx() -> Any:
     from pocketsphinx import Decoder
 
-    x = load_rate(audio, sample_rate, EVAL_SR)
+    return Decoder(samprate=EVAL_SR, loglevel="FATAL")
+
+
+def transcribe(audio: npt.NDArray[np.float32], sample_rate: int) -> str:
+    """pocketsphinx's shipped US-English model; lower-case words."""
+    x = resample(audio, sample_rate, EVAL_SR)
     pcm = (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
-    dec = _sphinx(Decoder)
+    dec = _sphinx()
     dec.start_utt()
     dec.process_raw(pcm, full_utt=True)
     dec.end_utt()
     hyp = dec.hyp()
     return str(hyp.hypstr).lower() if hyp is not None else ""
-
-
-_SPHINX: list[Any] = []
-
-
-def _sphinx(decoder_cls: Any) -> Any:
-    if not _SPHINX:
-        _SPHINX.append(decoder_cls(samprate=EVAL_SR, loglevel="FATAL"))
-    return _SPHINX[0]
-
-
-def load_rate(audio: npt.NDArray[np.float32], sr: int, target: int) -> npt.NDArray[np.float32]:
-    from voice_model.audio import resample
-
-    return resample(audio, sr, target)
 
 
 def words(text: str) -> list[str]:

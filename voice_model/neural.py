@@ -184,12 +184,18 @@ def build_training_set(
                 sp = warp_envelope(feats.sp[sl], float(np.exp(rng.uniform(-0.15, 0.15))))
                 sp = sp * _random_eq(sp.shape[1], rng)
                 f0 = feats.f0[sl]
-                part = Features(f0=f0, sp=sp, ap=feats.ap[sl], mcep=_code(sp, cfg), loudness_db=f0)
+                part = Features(
+                    f0=f0,
+                    sp=sp,
+                    ap=feats.ap[sl],
+                    mcep=_code(sp, cfg),
+                    loudness_db=feats.loudness_db[sl],
+                )
                 stats = speaker_stats([part])
                 ratio = estimate_warp(stats, target, cfg)
                 mcep = _code(warp_envelope(sp, ratio), cfg)
                 warped = speaker_stats(
-                    [Features(f0=f0, sp=sp, ap=part.ap, mcep=mcep, loudness_db=f0)]
+                    [Features(f0=f0, sp=sp, ap=part.ap, mcep=mcep, loudness_db=part.loudness_db)]
                 )
                 # The decoder sees the F0 the conversion would output: the creator's own.
                 f0_out = creator.f0[src_idx[sl]]
