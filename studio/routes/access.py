@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from studio.db.models import Platform
 from studio.deps import DbDep, PlatformKey, ServicesDep
+from studio.schemas import ErrorBody
 from studio.settlement.access import access, play_proof
 from studio.settlement.schemas import AccessIn, AccessOut, PlayProofOut, UsageOut
 from studio.settlement.views import platform_usage
@@ -15,7 +16,17 @@ from studio.settlement.views import platform_usage
 router = APIRouter(prefix="/v1/access", tags=["access"])
 
 
-@router.post("", response_model=AccessOut, status_code=201)
+@router.post(
+    "",
+    response_model=AccessOut,
+    status_code=201,
+    responses={
+        402: {"model": ErrorBody, "description": "underpaid, or the channel is under-funded"},
+        403: {"model": ErrorBody, "description": "bad signature, wrong signer or channel"},
+        409: {"model": ErrorBody, "description": "stale seq, replay, withdrawal pending"},
+        410: {"model": ErrorBody, "description": "the track is retired"},
+    },
+)
 def request_access(body: AccessIn, key: PlatformKey, db: DbDep, services: ServicesDep) -> AccessOut:
     """Pay one play with the channel's next cumulative voucher (EIP-712, signed by the
     channel's signer) and get a stream URL valid a few minutes. Refusals carry the reason as
