@@ -147,7 +147,11 @@ async def load(
             nonlocal errors
             while time.perf_counter() < stop_at:
                 t0 = time.perf_counter()
-                r = await http.get(path)
+                try:
+                    r = await http.get(path)
+                except httpx.HTTPError:
+                    errors += record
+                    continue
                 if record:
                     if r.status_code == 200:
                         latencies.append(time.perf_counter() - t0)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import joinedload
 
 from studio.auth.tokens import new_token, token_sha256
 from studio.db.models import Account, Session
@@ -40,9 +41,16 @@ def open_session(db: DbSession, account: Account, now: datetime, ttl_s: int) -> 
 
 
 def resolve_session(db: DbSession, token: str, now: datetime) -> Session:
-    row = db.scalars(
-        select(Session).where(Session.token_sha256 == token_sha256(token))
-    ).one_or_none()
+    # One query for session, account and roles: this runs on every authenticated request.
+    row = (
+        db.scalars(
+            select(Session)
+            .where(Session.token_sha256 == token_sha256(token))
+            .options(joinedload(Session.account).joinedload(Account.roles))
+        )
+        .unique()
+        .one_or_none()
+    )
     if row is None or row.revoked_at is not None:
         raise Unauthorized("Your session is not valid; please sign in.", code="session_invalid")
     if row.expires_at <= now:
