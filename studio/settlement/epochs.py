@@ -212,6 +212,10 @@ def _plays_after(db: Session, since: Mapping[int, int]) -> list[ChargedPlay]:
     rows = db.execute(
         select(Play.channel_id, Play.seq, Track.content_sha256, Play.price, Play.cumulative)
         .join(Track, Track.id == Play.track_id)
+        .join(Voucher, Voucher.id == Play.voucher_id)
+        # Vouchers a recorded settlement redeemed are done; a run that died after its claim
+        # left them unmarked, and the cumulative filter below drops what they covered.
+        .where(Voucher.claimed_epoch.is_(None))
         .order_by(Play.channel_id, Play.seq)
     )
     return [
@@ -225,7 +229,8 @@ def _latest_vouchers(db: Session, epoch: int) -> list[tuple[SignedVoucher, bytes
     """Each channel's last accepted voucher whose play falls in an epoch up to ``epoch``."""
     latest = (
         select(Play.channel_id, func.max(Play.seq).label("seq"))
-        .where(Play.epoch <= epoch)
+        .join(Voucher, Voucher.id == Play.voucher_id)
+        .where(Play.epoch <= epoch, Voucher.claimed_epoch.is_(None))
         .group_by(Play.channel_id)
         .subquery()
     )
@@ -345,11 +350,19 @@ def finalize(db: Session, chain: SettlementChain) -> None:
     those the guardian vetoed (the distributor expects them again) vetoed: the next run
     settles a vetoed epoch again, and refuses to re-propose the very same root."""
     dist = chain.contracts.distributor.functions
-    db.execute(
-        update(Epoch)
-        .where(Epoch.status == "proposed", Epoch.number >= int(dist.nextEpoch().call()))
-        .values(status="vetoed")
+    vetoed = list(
+        db.scalars(
+            select(Epoch.number).where(
+                Epoch.status == "proposed", Epoch.number >= int(dist.nextEpoch().call())
+            )
+        )
     )
+    if vetoed:
+        db.execute(update(Epoch).where(Epoch.number.in_(vetoed)).values(status="vetoed"))
+        # Its plays are unsettled again: the epoch is settled anew from the last standing root.
+        db.execute(
+            update(Voucher).where(Voucher.claimed_epoch.in_(vetoed)).values(claimed_epoch=None)
+        )
     root, active_epoch = dist.activeRoot().call()
     if int.from_bytes(bytes(root), "big") == 0:
         return
