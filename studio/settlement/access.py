@@ -21,6 +21,7 @@ from eth_utils.address import to_checksum_address
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from web3.exceptions import Web3Exception
 from web3.types import RPCEndpoint
 
 from contracts.eip712 import Voucher as SignedVoucher
@@ -123,9 +124,12 @@ def _channel_call(chain: SettlementChain) -> _ChannelCall:
 def read_channel(chain: SettlementChain, channel_id: int) -> _OnChain:
     call = _channel_call(chain)
     data = "0x" + (call.selector + encode(["uint256"], [channel_id])).hex()
-    response = chain.w3.provider.make_request(
-        RPCEndpoint("eth_call"), [{"to": call.escrow, "data": data}, "latest"]
-    )
+    try:
+        response = chain.w3.provider.make_request(
+            RPCEndpoint("eth_call"), [{"to": call.escrow, "data": data}, "latest"]
+        )
+    except (OSError, Web3Exception) as exc:
+        raise ServiceUnavailable("The chain did not answer.", code="chain_unavailable") from exc
     if "error" in response or not isinstance(response.get("result"), str):
         raise ServiceUnavailable("The chain did not answer.", code="chain_unavailable")
     (values,) = decode([call.output], bytes.fromhex(response["result"][2:]))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.exceptions import Web3Exception
 from web3.types import RPCEndpoint
 
 from contracts.deploy import Contracts, Deployment, connect
@@ -64,9 +65,14 @@ def settlement_chain(services: Services) -> SettlementChain | None:
                 )
             )
             sender = Account.from_key(key) if key else None
-            chain = SettlementChain(
-                w3, services.deployment, connect(w3, services.deployment), sender
-            )
+            try:
+                contracts = connect(w3, services.deployment)
+            except (OSError, ValueError, Web3Exception) as exc:
+                raise ServiceUnavailable(
+                    f"The chain at TIMBRE_CHAIN_RPC_URL cannot be used: {type(exc).__name__}.",
+                    code="chain_unavailable",
+                ) from exc
+            chain = SettlementChain(w3, services.deployment, contracts, sender)
             _CHAINS[cache_key] = chain
     return chain
 
