@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from royalties.ledger import Entry, Transaction
@@ -34,28 +34,6 @@ def post(db: Session, tx: Transaction, *, known_new: bool = False) -> bool:
     row.entries = [LedgerEntry(account=e.account, amount=e.amount) for e in tx.entries]
     db.add(row)
     return True
-
-
-def balance(db: Session, account: str) -> int:
-    """One account's balance (debit positive), base units."""
-    return int(
-        db.scalar(
-            select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-                LedgerEntry.account == account
-            )
-        )
-        or 0
-    )
-
-
-def balances_by_prefix(db: Session, prefix: str) -> dict[str, int]:
-    """Balances of every account starting with ``prefix``."""
-    rows = db.execute(
-        select(LedgerEntry.account, func.sum(LedgerEntry.amount))
-        .where(LedgerEntry.account.startswith(prefix))
-        .group_by(LedgerEntry.account)
-    )
-    return {account: int(total) for account, total in rows}
 
 
 def transactions(db: Session, kinds: Iterable[str] | None = None) -> list[Transaction]:
