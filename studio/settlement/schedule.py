@@ -39,8 +39,10 @@ def settle_pass(
 def _once(services: Services, echo: Callable[[str], None]) -> SettleOutcome:
     try:
         outcome = settle_next(services)
-    except RoyaltiesError as exc:  # the chain contradicts the settlement: a person must look
-        outcome = SettleOutcome("failed", str(exc), problems=[str(exc)])
+    except (RoyaltiesError, TimbreError) as exc:
+        # The chain contradicts the settlement, or a backend is missing: a person must look.
+        message = exc.message if isinstance(exc, TimbreError) else str(exc)
+        outcome = SettleOutcome("failed", message, problems=[message])
     echo(f"{outcome.status}: {outcome.message}")
     for tx in outcome.claim_txs:
         echo(f"  claim tx {tx}")
@@ -64,7 +66,7 @@ def start_schedule(
             while not stop.wait(interval_s):
                 try:
                     _once(services, log.info)
-                except (TimbreError, OSError, ValueError, RuntimeError):
+                except Exception:  # the schedule outlives any one failed pass
                     log.exception("settlement pass failed; retrying next interval")
         finally:
             services.close()
