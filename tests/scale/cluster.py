@@ -88,6 +88,7 @@ class Proc:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches the cluster, which stops us in order
             )
         return self
 
@@ -391,11 +392,20 @@ class Cluster:
         api.start()
         self.wait_ready(api)
 
+    def cli_env(self) -> dict[str, str]:
+        return {**self.env, "TIMBRE_VAR_DIR": str(self.root / "cli")}
+
+    def run_cli_argv(self, *args: str) -> list[str]:
+        return [str(TIMBRE), *args]
+
     def run_cli(self, *args: str, timeout_s: float = 180) -> subprocess.CompletedProcess[str]:
         """``timbre <args>`` with the cluster's settings (a one-off operator command)."""
-        env = {**self.env, "TIMBRE_VAR_DIR": str(self.root / "cli")}
         return subprocess.run(
-            [str(TIMBRE), *args], env=env, capture_output=True, text=True, timeout=timeout_s
+            self.run_cli_argv(*args),
+            env=self.cli_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
         )
 
     def settle(self) -> subprocess.CompletedProcess[str]:
@@ -460,7 +470,12 @@ def running_cluster(root: Path | None = None, **kwargs: Any) -> Iterator[Cluster
         yield cluster
 
 
+def _interrupt(signum: int, frame: object) -> None:  # pragma: no cover - interactive
+    raise KeyboardInterrupt
+
+
 def main() -> None:  # pragma: no cover - interactive (make scale-demo)
+    signal.signal(signal.SIGTERM, _interrupt)
     print("starting the scale-mode cluster on loopback (PostgreSQL, Redis, SeaweedFS, anvil,")
     print("2 API processes, 2 workers) ...", flush=True)
     with running_cluster() as c:
