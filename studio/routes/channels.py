@@ -17,6 +17,7 @@ from studio.settlement.schemas import (
     ChannelSetupOut,
     FaucetIn,
     FaucetOut,
+    TxStep,
 )
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
@@ -70,3 +71,16 @@ def current(key: PlatformKey, db: DbDep, services: ServicesDep) -> ChannelOut:
     platform = db.get(Platform, key.platform_id)
     assert platform is not None
     return channels.view(db, require_chain(services), platform)
+
+
+@router.get("/withdrawal", response_model=list[TxStep])
+def withdrawal(
+    account: CurrentAccount,
+    db: DbDep,
+    services: ServicesDep,
+    amount: str = Query(default="0", pattern=r"^[0-9]{1,77}$", description="Base units"),
+) -> list[TxStep]:
+    """The transactions of the timed exit (request, cancel, execute) for the wallet to send."""
+    return channels.withdrawal_steps(
+        require_chain(services), _my_platform(db, account), int(amount)
+    )

@@ -128,3 +128,35 @@ def view(db: Session, chain: SettlementChain, platform: Platform) -> ChannelOut:
         withdraw_amount=str(int(c["withdrawAmount"])),
         withdraw_ready_at=int(c["withdrawReadyAt"]),
     )
+
+
+def withdrawal_steps(chain: SettlementChain, platform: Platform, amount: int) -> list[TxStep]:
+    """The timed exit: request a withdrawal of ``amount`` base units (streaming stops at once:
+    new vouchers are refused while it is pending), cancel it, or execute it once ready."""
+    if platform.channel_id is None:
+        raise NotFound("The platform has no channel yet.", code="channel_not_open")
+    d, escrow = chain.deployment, chain.contracts.escrow.functions
+    channel_id = int(platform.channel_id)
+    steps = [
+        TxStep(
+            description="Cancel a pending withdrawal (streaming resumes)",
+            to=d.escrow,
+            data=_data(escrow.cancelWithdrawal(channel_id)),
+        ),
+        TxStep(
+            description="Execute the withdrawal once its delay has passed",
+            to=d.escrow,
+            data=_data(escrow.executeWithdrawal(channel_id)),
+        ),
+    ]
+    if amount > 0:
+        steps.insert(
+            0,
+            TxStep(
+                description=f"Request a withdrawal of {amount} base units; it is ready after "
+                f"{d.withdrawal_delay_s} s, unredeemed vouchers are paid first",
+                to=d.escrow,
+                data=_data(escrow.requestWithdrawal(channel_id, amount)),
+            ),
+        )
+    return steps

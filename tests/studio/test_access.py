@@ -120,11 +120,15 @@ def test_every_refusal_names_its_reason_and_changes_nothing(world: World) -> Non
 
     # Withdrawal pending on-chain: streaming stops until it is cancelled.
     w.fund("platform", 100_000)
-    escrow = w.contracts.escrow.functions
-    w.tx(escrow.requestWithdrawal(p.channel_id, 1), p.wallet.account)
+    steps = w.client.get("/v1/channels/withdrawal?amount=1", headers=p.headers).json()
+    request, cancel, _execute = steps
+    assert "Request" in request["description"] and "Cancel" in cancel["description"]
+    w.send(p.wallet.address, request)
+    mine = w.client.get("/v1/channels/mine", headers=p.headers).json()
+    assert mine["withdrawal_pending"] and mine["withdraw_amount"] == "1"
     code, out = _post(w, p, _custom(w, p, track))
     assert (code, out["error"]["code"]) == (409, "withdrawal_pending")
-    w.tx(escrow.cancelWithdrawal(p.channel_id), p.wallet.account)
+    w.send(p.wallet.address, cancel)
     assert _post(w, p, w.access_body(p, track, PRICE))[0] == 201
 
     # Without a channel, or without a key.
