@@ -37,7 +37,7 @@ from royalties.vouchers import (
     Reason,
     accept_voucher,
 )
-from studio.db.models import ChannelMeter, ModelTerms, Platform, Track, VoiceModel
+from studio.db.models import ChannelMeter, ModelTerms, Platform, Track
 from studio.db.models import Play as PlayRow
 from studio.db.models import Voucher as VoucherRow
 from studio.errors import (
@@ -164,13 +164,13 @@ def find_track(db: Session, ref: str) -> Track:
     return t
 
 
-def terms_in_force(db: Session, vm: VoiceModel, epoch: int) -> ModelTerms:
-    """The voice's active terms version in force in ``epoch`` (what the registry's termsAt
-    answers): its price is the play's price."""
+def terms_in_force(db: Session, track: Track, epoch: int) -> ModelTerms:
+    """The track's voice's active terms version in force in ``epoch`` (what the registry's
+    termsAt answers): its price is the play's price."""
     row = db.scalars(
         select(ModelTerms)
         .where(
-            ModelTerms.voice_model_id == vm.id,
+            ModelTerms.voice_model_id == track.voice_model_id,
             ModelTerms.status == "active",
             ModelTerms.effective_epoch <= epoch,
         )
@@ -228,15 +228,13 @@ def access(db: Session, services: Services, platform: Platform, body: AccessIn) 
         raise Conflict("Open and link an escrow channel first.", code="channel_not_open")
     chain = require_chain(services)
     track = find_track(db, body.track_id)
-    vm = db.get(VoiceModel, track.voice_model_id)
-    assert vm is not None
     now = services.clock()
     now_s = int(now.timestamp())
     # A timestamp outside the skew is refused by the voucher rules (bad_timestamp); price the
     # play at now's epoch until then, so that the refusal names the right reason.
     in_skew = abs(body.timestamp - now_s) <= MAX_CLOCK_SKEW_S
     epoch = chain.deployment.epoch_at(body.timestamp if in_skew else now_s)
-    terms = terms_in_force(db, vm, epoch)
+    terms = terms_in_force(db, track, epoch)
     meter = _meter(db, platform, platform.channel_id)
     state = meter_state(meter, read_channel(chain, int(platform.channel_id)))
     v = body.voucher
@@ -303,7 +301,7 @@ def _record(
         received_at=now,
     )
     db.add(voucher_row)
-    db.flush()
+    db.flush()  # no ORM relationship orders the play after its voucher: insert it first
     play = PlayRow(
         track_id=track.id,
         platform_id=platform.id,
