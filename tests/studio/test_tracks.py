@@ -30,6 +30,23 @@ def test_tracks_wait_for_the_creators_signed_approval(world: World) -> None:
     queue = w.client.get("/v1/tracks/approvals", headers=creator).json()
     assert [t["id"] for t in queue] == [pending["id"]]
 
+    # An approval whose deadline has passed is refused by the registry; the track keeps waiting.
+    stale = w.client.get(
+        f"/v1/tracks/{pending['id']}/approval?deadline={w.now() - 10}", headers=creator
+    ).json()
+    r = w.client.post(
+        f"/v1/tracks/{pending['id']}/approve",
+        json={
+            "deadline": stale["deadline"],
+            "signature": _sign(stale["typed_data"], bytes(w.wallets["creator"].account.key)),
+        },
+        headers=creator,
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "registry_refused"), r.text
+    assert w.client.get(f"/v1/tracks/{pending['id']}", headers=fan).json()["status"] == (
+        "pending_approval"
+    )
+
     request = w.client.get(f"/v1/tracks/{pending['id']}/approval", headers=creator).json()
     typed = request["typed_data"]
     assert typed["primaryType"] == "TrackApproval"
