@@ -3,10 +3,13 @@ they wait for the creator's EIP-712 TrackApproval (or rejection); retired voices
 
 from __future__ import annotations
 
+import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
 from contracts.views import track as onchain_track
+from studio.settlement import tracks as tracks_module
+from studio.settlement.epochs import settle_next
 from tests.studio.test_settlement_world import World, node, world
 
 __all__ = ["node", "world"]
@@ -128,3 +131,25 @@ def test_track_refusals(world: World) -> None:
         "/v1/tracks", json={"job_id": late, "title": "late"}, headers=w.headers["fan"]
     )
     assert (r.status_code, r.json()["error"]["code"]) == (409, "voice_retired")
+
+
+def test_a_track_the_chain_missed_is_relayed_by_the_next_settlement(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world
+    w.sign_in("creator", "creator")
+    fan = w.sign_in("fan", "fan")
+    voice = w.voice("creator")
+    real = tracks_module.relay_track
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("chain unreachable")
+
+    monkeypatch.setattr(tracks_module, "relay_track", unreachable)
+    draft = w.track("fan", voice, "recorded while the chain was down")
+    assert draft["status"] == "draft" and draft["onchain_id"] is None
+    monkeypatch.setattr(tracks_module, "relay_track", real)
+    assert settle_next(w.services).status == "nothing_to_do"
+    got = w.client.get(f"/v1/tracks/{draft['id']}", headers=fan).json()
+    assert got["status"] == "published" and got["onchain_id"] == "0x" + draft["content_sha256"]
+    assert onchain_track(w.contracts.registry, bytes.fromhex(draft["content_sha256"])) is not None
