@@ -119,7 +119,19 @@ class LimitsMiddleware:
         method, path = scope["method"], scope["path"]
         rule = _rule(method, path, self.settings)
         if rule is not None:
-            count = self.counter.hit(f"{rule.bucket}:{_caller(scope)}", WINDOW_S)
+            try:
+                count = self.counter.hit(f"{rule.bucket}:{_caller(scope)}", WINDOW_S)
+            except redis.RedisError:
+                # Without its counters the service cannot enforce limits: refuse, and say why.
+                await _send_error(
+                    send,
+                    503,
+                    "rate_limiter_unavailable",
+                    "The request-limit store (TIMBRE_RATE_LIMIT_REDIS_URL) is unavailable; "
+                    "retry shortly.",
+                    [(b"retry-after", b"5")],
+                )
+                return
             if count > rule.limit:
                 retry = WINDOW_S - int(time.time()) % WINDOW_S
                 await _send_error(

@@ -134,6 +134,13 @@ def check_backends(services: Services) -> list[BackendStatus]:
                 raise ConfigurationError("TIMBRE_CHAIN_ID", f"RPC reports chain {got}")
 
         probe("chain", "TIMBRE_CHAIN_RPC_URL", s.chain_rpc_url, check_chain)
+    if s.rate_limit_redis_url:
+        probe(
+            "rate_limits",
+            "TIMBRE_RATE_LIMIT_REDIS_URL",
+            _redact(s.rate_limit_redis_url),
+            lambda: _ping(s.rate_limit_redis_url),
+        )
     if s.job_broker == "celery":
         probe("job_broker", "TIMBRE_BROKER_URL", _redact(s.broker_url), lambda: _ping(s.broker_url))
     return statuses

@@ -11,6 +11,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 from celery import Celery
 
@@ -94,10 +95,16 @@ def start_reaper(services: Services, dispatch: Callable[[uuid.UUID], None]) -> t
     interval = min(services.settings.job_stale_after_s / 2, 10.0)
 
     def loop() -> None:
+        resend_after = timedelta(seconds=services.settings.celery_visibility_timeout_s * 2)
         while not stop.wait(interval):
             try:
-                for job_id in reap(services):
-                    dispatch(uuid.UUID(job_id))
+                reap(services)  # lost workers' jobs become queued again...
+                with services.db() as db:  # ...and, with never-sent ones, go to the broker
+                    pending = jobs.undispatched(db, services.clock(), resend_after)
+                for job_id in pending:
+                    dispatch(job_id)
+                    with services.db() as db:
+                        jobs.mark_dispatched(db, job_id, services.clock())
             except Exception:
                 log.exception("re-queueing stale jobs failed")
 

@@ -269,7 +269,12 @@ def requeue_stale(db: Session, now: datetime, stale_after: timedelta) -> list[uu
                 "finished_at": now,
             }
         else:
-            values = {"status": "queued", "stage": "requeued", "worker_id": None}
+            values = {
+                "status": "queued",
+                "stage": "requeued",
+                "worker_id": None,
+                "dispatched_at": None,
+            }
         res = db.execute(
             update(Job)
             .where(Job.id == job.id, Job.status == "running", Job.worker_id == job.worker_id)
@@ -283,6 +288,32 @@ def requeue_stale(db: Session, now: datetime, stale_after: timedelta) -> list[uu
                 requeued.append(job.id)
     db.commit()
     return requeued
+
+
+def mark_dispatched(db: Session, job_id: uuid.UUID, now: datetime) -> None:
+    db.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(dispatched_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.commit()
+
+
+def undispatched(db: Session, now: datetime, resend_after: timedelta) -> list[uuid.UUID]:
+    """Queued jobs the broker may not hold: never handed over (the broker was down), or handed
+    over long enough ago that the message may be lost. Sending one twice is harmless: only one
+    worker can claim it."""
+    cutoff = now - resend_after
+    return list(
+        db.scalars(
+            select(Job.id).where(
+                Job.status == "queued",
+                (Job.dispatched_at.is_(None) & (Job.created_at < now - timedelta(seconds=2)))
+                | (Job.dispatched_at < cutoff),
+            )
+        )
+    )
 
 
 def events_after(db: Session, job_id: uuid.UUID, after: int) -> list[JobEvent]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -25,6 +26,7 @@ from studio.services import Services
 from studio.voices import licensing_gate
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+log = logging.getLogger("studio.jobs")
 SSE_POLL_S = 0.25
 SSE_KEEPALIVE_S = 15.0
 
@@ -142,7 +144,12 @@ def create_job(
         limits=_limits(services),
     )
     db.commit()
-    services.dispatch(job.id)
+    try:
+        services.dispatch(job.id)
+    except Exception:  # noqa: BLE001 - the job is safe in the DB; the reaper sends it again
+        log.warning("job dispatch failed; it stays queued", extra={"job_id": str(job.id)})
+    else:
+        jobs.mark_dispatched(db, job.id, services.clock())
     return job_out(job)
 
 

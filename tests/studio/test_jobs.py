@@ -300,3 +300,30 @@ def test_jobs_of_a_dead_worker_are_requeued_then_failed(idle_client: TestClient)
     status = idle_client.get(f"/v1/jobs/{job_id}", headers=creator).json()
     assert status["status"] == "failed" and status["error"]["code"] == "worker_lost"
     assert status["result_sha256"] is None
+
+
+def test_a_job_whose_dispatch_failed_stays_queued_and_is_sent_again(
+    idle_client: TestClient,
+) -> None:
+    services: Services = idle_client.app.state.services  # type: ignore[attr-defined]
+
+    def broker_down(_job_id: uuid.UUID) -> None:
+        raise ConnectionError("broker unreachable")
+
+    sent: list[uuid.UUID] = []
+    original = services.dispatch
+    services.dispatch = broker_down
+    try:
+        creator = sign_in(idle_client, Wallet.new(), roles=("creator",))
+        up = upload(idle_client, creator, wav(1.0))
+        r = idle_client.post("/v1/jobs", json=_train_body(up), headers=creator)
+    finally:
+        services.dispatch = original
+    assert r.status_code == 201 and r.json()["status"] == "queued"  # safe in the DB
+    job_id = uuid.UUID(r.json()["id"])
+    later = services.clock() + timedelta(seconds=10)
+    with services.db() as db:
+        assert job_id in jobs.undispatched(db, later, timedelta(minutes=10))
+        jobs.mark_dispatched(db, job_id, later)
+        sent.extend(jobs.undispatched(db, later, timedelta(minutes=10)))
+    assert job_id not in sent  # once handed over, not sent again until the message may be lost

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from studio.app import create_app
@@ -67,8 +71,6 @@ def test_oversized_json_bodies_are_refused(make_client: Callable[..., TestClient
 
 
 def test_limits_are_shared_across_processes_with_redis(tmp_path: Path) -> None:
-    import redis
-
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:  # a named requirement: fail, never skip
@@ -94,3 +96,44 @@ def test_limits_are_shared_across_processes_with_redis(tmp_path: Path) -> None:
             for i in range(6)
         ]
     assert seen == [200, 200, 200, 200, 429, 429]
+
+
+def test_a_down_limit_store_is_a_clear_503(
+    make_client: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.RedisError:
+                time.sleep(0.05)
+        client = make_client(rate_limit_redis_url=url)
+        assert client.get("/v1/auth/nonce").status_code == 200
+    finally:
+        server.kill()
+        server.wait()
+    r = client.get("/v1/auth/nonce")
+    assert (r.status_code, r.json()["error"]["code"]) == (503, "rate_limiter_unavailable")
+    assert "TIMBRE_RATE_LIMIT_REDIS_URL" in r.json()["error"]["message"]
+    ready = client.get("/readyz").json()
+    assert {b["name"]: b["ok"] for b in ready["backends"]}["rate_limits"] is False
