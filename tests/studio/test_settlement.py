@@ -148,6 +148,16 @@ def test_money_flows_end_to_end_to_the_unit(world: World, monkeypatch: pytest.Mo
         b'"platform_bps":3334', b'"platform_bps":3335', 1
     )
     assert tampered != report.data
+    stored = list(w.services.settings.resolved_objects_dir.rglob(epoch1["report_sha256"]))
+    if w.services.settings.object_store == "local":
+        # Tamper with the published bytes themselves: verify says where it differs.
+        assert stored
+        original = stored[0].read_bytes()
+        stored[0].chmod(0o644)
+        stored[0].write_bytes(tampered)
+        r = runner.invoke(cli.app, ["verify", "--epoch", "1"])
+        assert r.exit_code == 1 and "MISMATCH at sha256" in r.output, r.output
+        stored[0].write_bytes(original)
     bad = verify_report(
         tampered, distributor=w.contracts.distributor, registry=w.contracts.registry
     )
