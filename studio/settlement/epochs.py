@@ -68,7 +68,8 @@ CLAIMS_CURSOR = "distributor.Claimed"
 
 @dataclass
 class SettleOutcome:
-    """What a run did: ``status`` is settled, nothing_to_do or waiting."""
+    """What a run did: ``status`` is settled, nothing_to_do, waiting or failed (set by the
+    caller when the run raised)."""
 
     status: str
     message: str

@@ -65,7 +65,12 @@ def start_schedule(
         try:
             while not stop.wait(interval_s):
                 try:
-                    _once(services, log.info)
+                    # Idle passes (nothing to settle, epoch still open) log at debug only.
+                    outcome = _once(services, log.debug)
+                    if outcome.status not in ("nothing_to_do", "waiting") or outcome.problems:
+                        log.info("settlement: %s: %s", outcome.status, outcome.message)
+                        for p in outcome.problems:
+                            log.warning("settlement: %s", p)
                 except Exception:  # the schedule outlives any one failed pass
                     log.exception("settlement pass failed; retrying next interval")
         finally:
