@@ -50,7 +50,7 @@ from studio.errors import (
 )
 from studio.services import Services
 from studio.settlement import ledger
-from studio.settlement.chain import SettlementChain, require_chain
+from studio.settlement.chain import SettlementChain, answers_503, require_chain
 from studio.settlement.schemas import AccessIn, AccessOut, PlayProofOut
 from studio.settlement.tracks import PLAYABLE
 
@@ -221,6 +221,7 @@ def meter_state(meter: ChannelMeter, on_chain: _OnChain) -> ChannelState:
     )
 
 
+@answers_503
 def access(db: Session, services: Services, platform: Platform, body: AccessIn) -> AccessOut:
     """Verifies the voucher for one play of ``body.track_id`` and records it; raises a 4xx
     TimbreError (code = the refusal reason) otherwise, changing nothing."""

@@ -3,8 +3,11 @@ account that sends (the relayer key: it holds the registrar and settlement roles
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -75,6 +78,27 @@ def settlement_chain(services: Services) -> SettlementChain | None:
             chain = SettlementChain(w3, services.deployment, contracts, sender)
             _CHAINS[cache_key] = chain
     return chain
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def answers_503(fn: Callable[P, R]) -> Callable[P, R]:
+    """An unreachable chain (connection refused, timeout) becomes 503 ``chain_unavailable``
+    naming the setting, instead of escaping as an internal error."""
+
+    @functools.wraps(fn)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except OSError as exc:
+            raise ServiceUnavailable(
+                "The chain at TIMBRE_CHAIN_RPC_URL did not answer; try again shortly.",
+                code="chain_unavailable",
+            ) from exc
+
+    return wrapped
 
 
 def require_chain(services: Services) -> SettlementChain:

@@ -11,7 +11,7 @@ from royalties.chain import channel_state
 from royalties.usage_log import UsageFrontier
 from studio.db.models import ChannelMeter, Platform
 from studio.errors import BadRequest, Conflict, Forbidden, NotFound
-from studio.settlement.chain import SettlementChain
+from studio.settlement.chain import SettlementChain, answers_503
 from studio.settlement.schemas import ChannelOut, ChannelSetupOut, FaucetOut, TxStep
 
 MAX_FAUCET = 1_000_000 * 10**6  # TestUSD's own cap per call is the binding one
@@ -21,6 +21,7 @@ def _data(fn: object) -> str:
     return str(fn._encode_transaction_data())  # type: ignore[attr-defined]
 
 
+@answers_503
 def setup_steps(chain: SettlementChain, platform: Platform, amount: int) -> ChannelSetupOut:
     """The transactions the platform's wallet signs: open a channel (voucher signer = the
     wallet) if it has none, then approve and deposit ``amount`` base units."""
@@ -60,6 +61,7 @@ def setup_steps(chain: SettlementChain, platform: Platform, amount: int) -> Chan
     )
 
 
+@answers_503
 def link(db: Session, chain: SettlementChain, platform: Platform, channel_id: int) -> None:
     """Binds an on-chain channel owned by the platform's wallet to the platform."""
     c = channel_state(chain.contracts.escrow, channel_id)
@@ -81,6 +83,7 @@ def link(db: Session, chain: SettlementChain, platform: Platform, channel_id: in
     platform.channel_id = str(channel_id)
 
 
+@answers_503
 def faucet(chain: SettlementChain, platform: Platform, amount: int) -> FaucetOut:
     """Mints TestUSD to the platform's wallet (dev chains only)."""
     if not chain.deployment.dev_token:
@@ -99,6 +102,7 @@ def faucet(chain: SettlementChain, platform: Platform, amount: int) -> FaucetOut
     )
 
 
+@answers_503
 def view(db: Session, chain: SettlementChain, platform: Platform) -> ChannelOut:
     """Balance, redeemed and charged amounts, and the liability still to be redeemed."""
     if platform.channel_id is None:
@@ -130,6 +134,7 @@ def view(db: Session, chain: SettlementChain, platform: Platform) -> ChannelOut:
     )
 
 
+@answers_503
 def withdrawal_steps(chain: SettlementChain, platform: Platform, amount: int) -> list[TxStep]:
     """The timed exit: request a withdrawal of ``amount`` base units (streaming stops at once:
     new vouchers are refused while it is pending), cancel it, or execute it once ready."""

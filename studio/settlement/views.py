@@ -24,7 +24,7 @@ from studio.db.models import (
 )
 from studio.errors import Conflict, NotFound
 from studio.services import Services
-from studio.settlement.chain import SettlementChain
+from studio.settlement.chain import SettlementChain, answers_503
 from studio.settlement.schemas import (
     EpochEarningOut,
     EpochOut,
@@ -35,6 +35,7 @@ from studio.settlement.schemas import (
 )
 
 
+@answers_503
 def payout_for(db: Session, chain: SettlementChain | None, address: str) -> PayoutOut:
     """The leaf of ``address`` in the claimable root (or, before it is claimable, the latest)."""
     address = checksum(address)
@@ -79,6 +80,7 @@ def payout_for(db: Session, chain: SettlementChain | None, address: str) -> Payo
     )
 
 
+@answers_503
 def claim_for(db: Session, chain: SettlementChain, address: str) -> str:
     """Sends ``claimFor`` for ``address`` from the service's account; returns the tx hash."""
     p = payout_for(db, chain, address)
