@@ -17,7 +17,7 @@ from web3.types import RPCEndpoint
 
 from contracts.deploy import Contracts, Deployment, connect
 from royalties.report import ChainRef
-from studio.errors import ServiceUnavailable
+from studio.errors import ServiceUnavailable, TimbreError
 from studio.services import Services
 
 
@@ -93,6 +93,8 @@ def answers_503(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except OSError as exc:
+            if isinstance(exc, TimbreError):  # ours (Forbidden is a PermissionError)
+                raise
             raise ServiceUnavailable(
                 "The chain at TIMBRE_CHAIN_RPC_URL did not answer; try again shortly.",
                 code="chain_unavailable",
