@@ -57,6 +57,7 @@ from studio.db.models import (
 from studio.services import Services
 from studio.settlement import ledger
 from studio.settlement.chain import SettlementChain, require_chain
+from studio.settlement.lock import settlement_lock
 from studio.settlement.tracks import relay_pending_tracks
 
 log = logging.getLogger("studio.settlement")
@@ -80,7 +81,15 @@ class SettleOutcome:
 
 
 def settle_next(services: Services) -> SettleOutcome:
-    """One settlement run (module docstring)."""
+    """One settlement run (module docstring); waits for nobody: when another run holds the
+    settlement lock it returns ``waiting``."""
+    with settlement_lock(services.engine) as held:
+        if not held:
+            return SettleOutcome("waiting", "another settlement run is in progress")
+        return _settle_next(services)
+
+
+def _settle_next(services: Services) -> SettleOutcome:
     chain = require_chain(services)
     sender = chain.require_sender()
     relay_pending_tracks(services)

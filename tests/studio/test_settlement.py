@@ -20,6 +20,7 @@ from studio import cli
 from studio.db.models import Epoch, LedgerEntry, Play
 from studio.settlement import epochs as epochs_module
 from studio.settlement.epochs import settle_next
+from studio.settlement.lock import settlement_lock
 from studio.settlement.schedule import settle_pass
 from tests.studio.test_settlement_world import (
     DEPLOYER,
@@ -264,3 +265,14 @@ def test_a_vetoed_root_is_never_proposed_again_unchanged(world: World) -> None:
         assert db.get(Epoch, 0).status == "closing"  # type: ignore[union-attr]
     me = w.client.get("/v1/payouts/me", headers=w.headers["fan"]).json()
     assert not me["root_active"] and me["claimable"] == "0"
+
+
+def test_one_settlement_run_at_a_time(world: World) -> None:
+    with settlement_lock(world.services.engine) as held:
+        assert held
+        outcome = settle_next(world.services)  # e.g. `timbre settle` while the schedule runs
+        assert (outcome.status, outcome.message) == (
+            "waiting",
+            "another settlement run is in progress",
+        )
+    assert settle_next(world.services).status == "nothing_to_do"
