@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -234,6 +235,63 @@ class Chain(Proc):
             self.mine(timestamp=target)
 
 
+class PrivatePostgres(Proc):
+    """A throw-away PostgreSQL server (``initdb`` + ``postgres`` on a free loopback port) for
+    the database-restart fault: the machine's server is shared and must never be restarted.
+    Runs as the ``postgres`` user when started by root (PostgreSQL refuses root)."""
+
+    BIN = Path(os.environ.get("TIMBRE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self._user = "postgres" if os.geteuid() == 0 else None
+        # as root, the data lives where the postgres user can reach it (test tmp dirs are 0700)
+        self.home = Path(tempfile.mkdtemp(prefix="timbre-pg-")) if self._user else root
+        if self._user:
+            shutil.chown(self.home, self._user)
+        self.port, self.data = free_port(), self.home / "pgdata"
+        run = subprocess.run(
+            [str(self.BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"],
+            capture_output=True,
+            text=True,
+            user=self._user,
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"initdb failed: {run.stderr[-2000:]}")
+        argv = [str(self.BIN / "postgres"), "-D", str(self.data), "-p", str(self.port)]
+        argv += ["-c", "listen_addresses=127.0.0.1", "-k", str(self.home), "-c", "fsync=off"]
+        super().__init__("postgres", argv, dict(os.environ), root / "postgres.log")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> PrivatePostgres:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.popen = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                user=self._user,
+            )
+        wait_until(self.accepts, "postgres accepts connections", 30)
+        return self
+
+    def stop(self, grace_s: float = 15.0) -> None:
+        super().stop(grace_s)
+        if self._user:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+    def accepts(self) -> bool:
+        dsn = f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres connect_timeout=2"
+        with psycopg.connect(dsn) as conn:
+            return conn.execute("select 1").fetchone() == (1,)
+
+
 def fresh_database() -> str:
     """A new, empty database on the machine's PostgreSQL (drop it with :func:`drop_database`)."""
     name = f"timbre_scale_{uuid.uuid4().hex[:12]}"
@@ -297,13 +355,15 @@ class Cluster:
         apis: int = 2,
         workers: int = 2,
         env: dict[str, str] | None = None,
+        database_url: str | None = None,
     ) -> Cluster:
         """Starts everything (module docstring); on any failure stops what it started."""
         root.mkdir(parents=True, exist_ok=True)
         stack = contextlib.ExitStack()
         with stack:
-            database_url = fresh_database()
-            stack.callback(drop_database, database_url)
+            if database_url is None:  # the default: a fresh database on the machine's server
+                database_url = fresh_database()
+                stack.callback(drop_database, database_url)
             redis = RedisServer(root / "redis").start()
             stack.callback(redis.stop)
             s3 = SeaweedServer.start(root / "seaweed")
@@ -431,8 +491,9 @@ class Cluster:
         self.chain.stop()
         self.s3.stop()
         self.redis.stop()
-        with contextlib.suppress(psycopg.Error):
-            drop_database(self.database_url)
+        if "timbre_scale_" in self.database_url:  # ours, on the machine's server
+            with contextlib.suppress(psycopg.Error):
+                drop_database(self.database_url)
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.tail(2000)}" for p in [*self.apis, *self.workers])
