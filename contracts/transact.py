@@ -43,6 +43,9 @@ def _raise_decoded(exc: Exception) -> None:
         raise decode_revert(data) from exc
 
 
+GAS_MARGIN_PCT = 20
+
+
 def sender_address(sender: Sender) -> str:
     """The address of an unlocked-account address or a local signing account."""
     return sender if isinstance(sender, str) else sender.address
@@ -68,6 +71,10 @@ def transact(
     if gas is not None:
         params["gas"] = gas
     try:
+        if gas is None:
+            # Margin over the estimate: state can change between estimate and inclusion (e.g.
+            # an epoch boundary makes a registration write one more slot).
+            params["gas"] = fn.estimate_gas(params) * (100 + GAS_MARGIN_PCT) // 100
         if isinstance(sender, str):
             tx_hash = fn.transact(params)
         else:

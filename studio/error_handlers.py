@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from storage import ObjectNotFound, StorageUnavailable
@@ -60,6 +61,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _storage_down(_: Request, exc: StorageUnavailable) -> JSONResponse:
         log.error("object store unavailable", extra={"problem": str(exc)})
         return error_response(503, "storage_unavailable", "File storage is unavailable; retry.")
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        # A lost connection is the database being unavailable (503, retry); any other driver
+        # error is our bug (500).
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            log.error("database unavailable", extra={"error": type(exc.orig).__name__})
+            return error_response(
+                503,
+                "database_unavailable",
+                "The database (TIMBRE_DATABASE_URL) is unavailable; retry shortly.",
+            )
+        log.exception("database error")
+        return error_response(500, "internal_error", "Something went wrong on our side.")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import anyio
 import redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -120,7 +121,11 @@ class LimitsMiddleware:
         rule = _rule(method, path, self.settings)
         if rule is not None:
             try:
-                count = self.counter.hit(f"{rule.bucket}:{_caller(scope)}", WINDOW_S)
+                key = f"{rule.bucket}:{_caller(scope)}"
+                if isinstance(self.counter, MemoryCounter):
+                    count = self.counter.hit(key, WINDOW_S)
+                else:  # network I/O: never on the event loop (a hung Redis would stall it)
+                    count = await anyio.to_thread.run_sync(self.counter.hit, key, WINDOW_S)
             except redis.RedisError:
                 # Without its counters the service cannot enforce limits: refuse, and say why.
                 await _send_error(

@@ -85,12 +85,6 @@ def test_database_crash_and_restart(
     assert wait_job(b, hc, again["id"], timeout_s=120)["status"] == "succeeded"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with PostgreSQL down every route that reads the database answers 500 "
-    "internal_error (sqlalchemy's OperationalError is unmapped) instead of a 503 naming the "
-    "database, as /readyz does",
-)
 def test_database_outage_is_reported_as_unavailable(
     cluster: Cluster, postgres: PrivatePostgres, clients: tuple[httpx.Client, httpx.Client]
 ) -> None:
@@ -103,3 +97,4 @@ def test_database_outage_is_reported_as_unavailable(
         postgres.start()
         wait_until(lambda: _ready(a)[0] == 200 and _ready(b)[0] == 200, "ready again", 30)
     assert r.status_code == 503, r.text
+    assert r.json()["error"]["code"] == "database_unavailable"
