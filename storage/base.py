@@ -23,6 +23,18 @@ class StoredObject:
     size: int
 
 
+def put_path(
+    store: ObjectStore,
+    path: Path,
+    *,
+    expected_sha256: str | None,
+    content_type: str,
+) -> StoredObject:
+    """``put_file`` for every backend: stream the file through the backend's ``put``."""
+    with open(path, "rb") as stream:
+        return store.put(stream, expected_sha256=expected_sha256, content_type=content_type)
+
+
 class ObjectStore(Protocol):
     """A content-addressed object store. Implementations: ``LocalObjectStore``, ``S3ObjectStore``.
 

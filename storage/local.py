@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlencode
 
-from storage.base import CHUNK_SIZE, DEFAULT_CONTENT_TYPE, StoredObject
+from storage.base import CHUNK_SIZE, DEFAULT_CONTENT_TYPE, StoredObject, put_path
 from storage.content_disposition import check_filename
 from storage.errors import IntegrityError, ObjectNotFound, StorageError, StorageUnavailable
 from storage.hashing_reader import HashingReader
@@ -101,8 +101,7 @@ class LocalObjectStore:
         expected_sha256: str | None = None,
         content_type: str = DEFAULT_CONTENT_TYPE,
     ) -> StoredObject:
-        with open(path, "rb") as stream:
-            return self.put(stream, expected_sha256=expected_sha256, content_type=content_type)
+        return put_path(self, path, expected_sha256=expected_sha256, content_type=content_type)
 
     def delete(self, sha256: str) -> None:
         with contextlib.suppress(FileNotFoundError):

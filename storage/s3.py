@@ -25,7 +25,7 @@ from minio.commonconfig import REPLACE, CopySource
 from minio.error import InvalidResponseError, S3Error, ServerError
 from minio.helpers import DictType, check_bucket_name
 
-from storage.base import CHUNK_SIZE, DEFAULT_CONTENT_TYPE, StoredObject
+from storage.base import CHUNK_SIZE, DEFAULT_CONTENT_TYPE, StoredObject, put_path
 from storage.content_disposition import content_disposition
 from storage.errors import (
     IntegrityError,
@@ -159,8 +159,7 @@ class S3ObjectStore:
         expected_sha256: str | None = None,
         content_type: str = DEFAULT_CONTENT_TYPE,
     ) -> StoredObject:
-        with open(path, "rb") as stream:
-            return self.put(stream, expected_sha256=expected_sha256, content_type=content_type)
+        return put_path(self, path, expected_sha256=expected_sha256, content_type=content_type)
 
     def delete(self, sha256: str) -> None:
         key = _key(check_sha256(sha256))

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from web3 import Web3
 
 from contracts.anvil import AnvilNode, dev_accounts
-from contracts.deploy import Deployment, deploy_all
+from contracts.deploy import Deployment, load_or_deploy
 from studio.settings import Settings
 
 log = logging.getLogger("studio.chain")
@@ -52,6 +53,21 @@ def _secret(value: str) -> object:
     return SecretStr(value)
 
 
+def dev_roles(node: AnvilNode, *, epoch_length_s: int) -> dict[str, Any]:
+    """``deploy_all`` arguments for a dev chain: roles taken by anvil's dev accounts, TestUSD."""
+    dev = node.dev_accounts
+    return {
+        "settlement": dev[SETTLEMENT].address,
+        "guardian": dev[GUARDIAN].address,
+        "treasury": dev[TREASURY].address,
+        "dust": dev[DUST].address,
+        "epoch_length_s": epoch_length_s,
+        "challenge_window_s": 60,
+        "withdrawal_delay_s": 3600,
+        "dev_token": True,
+    }
+
+
 def start_local_chain(settings: Settings) -> LocalChain:
     """Start anvil on ``var/chain/anvil-state.json`` and make sure the contracts are there."""
     directory = settings.var_dir / "chain"
@@ -61,23 +77,15 @@ def start_local_chain(settings: Settings) -> LocalChain:
     try:
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))
         path = directory / "deployment.json"
-        deployment = Deployment.load(path) if path.exists() else None
-        if deployment is None or not w3.eth.get_code(Web3.to_checksum_address(deployment.registry)):
-            # First run, or the chain state was lost: deploy afresh.
-            dev = node.dev_accounts
-            deployment = deploy_all(
-                w3,
-                dev[DEPLOYER],
-                settlement=dev[SETTLEMENT].address,
-                guardian=dev[GUARDIAN].address,
-                treasury=dev[TREASURY].address,
-                dust=dev[DUST].address,
-                epoch_length_s=DEMO_EPOCH_LENGTH_S,
-                challenge_window_s=60,
-                withdrawal_delay_s=3600,
-                dev_token=True,
-            )
-            deployment.save(path)
+        previous = Deployment.load(path) if path.exists() else None
+        # First run, or the chain state was lost: deploy afresh; otherwise reuse.
+        deployment = load_or_deploy(
+            w3,
+            path,
+            node.dev_accounts[DEPLOYER],
+            **dev_roles(node, epoch_length_s=DEMO_EPOCH_LENGTH_S),
+        )
+        if deployment != previous:
             log.info(
                 "deployed contracts to the local chain", extra={"registry": deployment.registry}
             )

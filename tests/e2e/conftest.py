@@ -23,6 +23,7 @@ from contracts.anvil import AnvilNode
 from contracts.deploy import Deployment, deploy_all
 from studio.app import create_app
 from studio.db.migrate import upgrade
+from studio.local_chain import dev_roles
 from studio.routes.web import DIST_DIR
 from studio.services import Services
 from studio.settings import Settings
@@ -66,19 +67,7 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
     var = tmp_path_factory.mktemp("e2e-var")
     with AnvilNode() as node:
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))
-        dev = node.dev_accounts
-        deployment = deploy_all(
-            w3,
-            dev[0],
-            settlement=dev[1].address,
-            guardian=dev[2].address,
-            treasury=dev[3].address,
-            dust=dev[4].address,
-            epoch_length_s=3600,
-            challenge_window_s=60,
-            withdrawal_delay_s=3600,
-            dev_token=True,
-        )
+        deployment = deploy_all(w3, node.dev_accounts[0], **dev_roles(node, epoch_length_s=3600))
         deployment_file = var / "deployment.json"
         deployment.save(deployment_file)
         port = _free_port()
@@ -91,7 +80,7 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
             chain_rpc_url=node.rpc_url,
             chain_id=node.chain_id,
             deployment_file=deployment_file,
-            relayer_key=SecretStr("0x" + bytes(dev[1].key).hex()),
+            relayer_key=SecretStr("0x" + bytes(node.dev_accounts[1].key).hex()),
             demo_wallets=3,
             train_method="baseline",
             embedded_workers=1,

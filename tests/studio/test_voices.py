@@ -20,6 +20,7 @@ from contracts.artifacts import bind
 from contracts.deploy import Deployment, deploy_all
 from contracts.eip712 import ModelTerms, registry_domain, sign_model_terms
 from studio.db.models import Account, VoiceModel
+from studio.local_chain import dev_roles
 from studio.services import Services
 from tests.studio.wallets import Wallet, sign_in
 
@@ -28,19 +29,7 @@ from tests.studio.wallets import Wallet, sign_in
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AnvilNode, Path]]:
     with AnvilNode() as node:
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))
-        dev = node.dev_accounts
-        deployment = deploy_all(
-            w3,
-            dev[0],
-            settlement=dev[1].address,
-            guardian=dev[2].address,
-            treasury=dev[3].address,
-            dust=dev[4].address,
-            epoch_length_s=3600,
-            challenge_window_s=60,
-            withdrawal_delay_s=3600,
-            dev_token=True,
-        )
+        deployment = deploy_all(w3, node.dev_accounts[0], **dev_roles(node, epoch_length_s=3600))
         path = tmp_path_factory.mktemp("deployment") / "deployment.json"
         deployment.save(path)
         yield node, path
