@@ -80,10 +80,13 @@ class SettleOutcome:
     problems: list[str] = field(default_factory=list)
 
 
-def settle_next(services: Services) -> SettleOutcome:
-    """One settlement run (module docstring); waits for nobody: when another run holds the
-    settlement lock it returns ``waiting``."""
-    with settlement_lock(services.engine) as held:
+LOCK_WAIT_S = 10.0  # long enough for PostgreSQL to reap a killed run's session
+
+
+def settle_next(services: Services, lock_wait_s: float = LOCK_WAIT_S) -> SettleOutcome:
+    """One settlement run (module docstring). When another run holds the settlement lock
+    for ``lock_wait_s`` seconds it returns ``waiting``."""
+    with settlement_lock(services.engine, lock_wait_s) as held:
         if not held:
             return SettleOutcome("waiting", "another settlement run is in progress")
         return _settle_next(services)

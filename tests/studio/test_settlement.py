@@ -270,7 +270,8 @@ def test_a_vetoed_root_is_never_proposed_again_unchanged(world: World) -> None:
 def test_one_settlement_run_at_a_time(world: World) -> None:
     with settlement_lock(world.services.engine) as held:
         assert held
-        outcome = settle_next(world.services)  # e.g. `timbre settle` while the schedule runs
+        # e.g. `timbre settle` while the schedule runs: it waits its bounded time, then says so
+        outcome = settle_next(world.services, lock_wait_s=0.5)
         assert (outcome.status, outcome.message) == (
             "waiting",
             "another settlement run is in progress",
