@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from studio.auth.api_keys import create_api_key, list_api_keys, revoke_api_key
-from studio.db.models import Account, AccountRole, ApiKey, Platform
+from studio.db.models import Account, AccountRole, ApiKey, Platform, Track
 from studio.deps import CurrentAccount, DbDep, PlatformKey, ServicesDep
 from studio.errors import Conflict, NotFound
 from studio.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut, PlatformIn, PlatformOut
+from studio.settlement.schemas import UsageOut
+from studio.settlement.views import platform_usage
 
 router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
+
+
+class TrackUsageOut(UsageOut):
+    """A platform's charged plays of one track in one epoch, with the track's title."""
+
+    title: str
 
 
 def _platform_out(p: Platform) -> PlatformOut:
@@ -71,6 +79,15 @@ def register_platform(
     return _platform_out(platform)
 
 
+@router.get("/mine", response_model=PlatformOut)
+def my_platform(account: CurrentAccount, db: DbDep) -> PlatformOut:
+    """The signed-in wallet's platform (the platform console's starting point)."""
+    platform = db.scalars(select(Platform).where(Platform.owner_id == account.id)).first()
+    if platform is None:
+        raise NotFound("This wallet has no platform yet.", code="no_platform")
+    return _platform_out(platform)
+
+
 @router.get("/current", response_model=PlatformOut)
 def platform_for_key(key: PlatformKey) -> PlatformOut:
     """The platform an API key belongs to (authenticated with X-API-Key)."""
@@ -116,3 +133,21 @@ def delete_api_key(
     row = revoke_api_key(db, platform, key_id, services.clock())
     db.commit()
     return _key_out(row)
+
+
+@router.get("/{platform_id}/usage", response_model=list[TrackUsageOut])
+def get_usage(
+    platform_id: uuid.UUID,
+    account: CurrentAccount,
+    db: DbDep,
+    epoch: int | None = Query(default=None, ge=0, le=2**31 - 1),
+) -> list[TrackUsageOut]:
+    """The owner's view of ``GET /v1/access/usage``: charged plays and amounts per epoch and
+    track (settled or not), with each track's title."""
+    platform = _owned_platform(db, platform_id, account)
+    out = []
+    for u in platform_usage(db, platform, epoch):
+        track = db.get(Track, u.track_id)
+        assert track is not None
+        out.append(TrackUsageOut(**u.model_dump(), title=track.title))
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from studio.db.models import Track, VoiceModel
 from studio.deps import Creator, CurrentAccount, DbDep, Fan, OptionalAccount, ServicesDep
 from studio.errors import Conflict, Forbidden
+from studio.schemas import ErrorBody, SignedUrlOut
 from studio.settlement.chain import require_chain
 from studio.settlement.schemas import ApprovalIn, ApprovalRequestOut, TrackIn, TrackOut
 from studio.settlement.tracks import (
@@ -83,6 +85,34 @@ def approval_queue(creator: Creator, db: DbDep) -> list[TrackOut]:
 @router.get("/{track_id}", response_model=TrackOut)
 def get_track(track_id: uuid.UUID, db: DbDep, viewer: OptionalAccount) -> TrackOut:
     return track_out(db, visible_track(db, track_id, viewer))
+
+
+@router.get(
+    "/{track_id}/audio",
+    response_model=SignedUrlOut,
+    responses={
+        403: {"model": ErrorBody, "description": "a published track: streamed through /v1/access"},
+        404: {"model": ErrorBody, "description": "no such track, or not visible to the caller"},
+    },
+)
+def track_audio(
+    track_id: uuid.UUID, account: CurrentAccount, db: DbDep, services: ServicesDep
+) -> SignedUrlOut:
+    """A short-lived URL of the track's audio for its fan and the voice's creator (to listen
+    before approving, or to their own track). Everyone else hears published tracks only as
+    paid plays through a platform (``POST /v1/access``)."""
+    t = visible_track(db, track_id, account)
+    vm = db.get(VoiceModel, t.voice_model_id)
+    assert vm is not None
+    if account.id not in (t.fan_id, vm.creator_id):
+        raise Forbidden(
+            "Published tracks are streamed through a platform, each play paid for; only the "
+            "track's fan and the voice's creator can listen here.",
+            code="paid_stream_only",
+        )
+    ttl = timedelta(seconds=services.settings.signed_url_ttl_s)
+    url = services.store.signed_url(t.content_sha256, expires=ttl)
+    return SignedUrlOut(url=url, expires_at=services.clock() + ttl)
 
 
 @router.get("/{track_id}/approval", response_model=ApprovalRequestOut)
