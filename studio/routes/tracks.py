@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from studio.db.models import Track, VoiceModel
 from studio.deps import Creator, CurrentAccount, DbDep, Fan, OptionalAccount, ServicesDep
-from studio.errors import Conflict, Forbidden
+from studio.errors import Conflict, Forbidden, NotFound
 from studio.schemas import ErrorBody, SignedUrlOut
 from studio.settlement.chain import require_chain
 from studio.settlement.schemas import ApprovalIn, ApprovalRequestOut, TrackIn, TrackOut
@@ -174,7 +174,8 @@ def retire_track(
     vm = db.get(VoiceModel, t.voice_model_id)
     assert vm is not None
     if account.id not in (t.fan_id, vm.creator_id):
-        raise Forbidden("Only the track's fan or the voice's creator may retire it.")
+        # As for every other object: someone else's answers as missing (ids are no oracle).
+        raise NotFound("No such track.", code="track_not_found")
     if t.status != "retired":
         t.status, t.retired_at = "retired", services.clock()
         db.commit()
