@@ -39,6 +39,14 @@ FloatArray = npt.NDArray[np.float32]
 MIN_SAMPLE_RATE = 4_000
 MAX_SAMPLE_RATE = 384_000
 MAX_CHANNELS = 16
+# libsndfile parses some 25 containers; we take the four users send (fewer parsers exposed to
+# uploaded bytes). WAVEX is how libsndfile names WAVE_FORMAT_EXTENSIBLE files.
+ACCEPTED_FORMATS = frozenset({"WAV", "WAVEX", "FLAC", "OGG", "MP3"})
+_NOT_ACCEPTED = "The file is not audio in a format we take (WAV, FLAC, Ogg or MP3)."
+# libsndfile reports SF_COUNT_MAX frames for a stream that does not state its length (FLAC
+# STREAMINFO total 0): such a count is "unknown", never a length.
+_UNKNOWN_FRAMES = 2**62
+_LOAD_BLOCK_FRAMES = 1 << 16
 # Decoders disagree with headers by encoder delay/padding (MP3: up to ~2 frames of 1152);
 # beyond this fraction plus 50 ms a file is treated as truncated.
 _TRUNCATION_TOLERANCE = 0.02
@@ -94,6 +102,60 @@ def _wav_declared_frames(path: Path) -> int | None:
         return None
 
 
+def _open(path: Path) -> sf.SoundFile:
+    """Open ``path`` with libsndfile, but only if it starts like a container we take."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(12)
+    except OSError as exc:
+        raise UnreadableAudio(_NOT_ACCEPTED, path=path.name, reason=str(exc)) from exc
+    if not _looks_accepted(head):
+        raise UnreadableAudio(_NOT_ACCEPTED, path=path.name)
+    try:
+        opened = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as exc:
+        raise UnreadableAudio(
+            "The file is not audio in a format we can read.", path=path.name, reason=str(exc)
+        ) from exc
+    if str(opened.format) not in ACCEPTED_FORMATS:  # e.g. an ID3 tag in front of another format
+        opened.close()
+        raise UnreadableAudio(_NOT_ACCEPTED, path=path.name, format=str(opened.format))
+    return opened
+
+
+def _looks_accepted(head: bytes) -> bool:
+    """The magic numbers of WAV, FLAC, Ogg and MP3 (an ID3v2 tag, or an MPEG frame sync)."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return True
+    if head[:4] in (b"fLaC", b"OggS") or head[:3] == b"ID3":
+        return True
+    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
+
+
+def _check_header(fh: sf.SoundFile) -> tuple[int, int]:
+    """(sample rate in Hz, channels), refusing values no recording has."""
+    sample_rate, channels = int(fh.samplerate), int(fh.channels)
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise UnreadableAudio(
+            f"Sample rate {sample_rate} Hz is outside {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz.",
+            sample_rate=sample_rate,
+        )
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise UnreadableAudio(
+            f"{channels} channels is outside 1 to {MAX_CHANNELS}.", channels=channels
+        )
+    return sample_rate, channels
+
+
+def _declared_frames(fh: sf.SoundFile, path: Path) -> int | None:
+    """Frames the file says it holds (the larger of libsndfile's and the RIFF header's), or
+    None when it does not say."""
+    frames = int(fh.frames)
+    known = [f for f in (frames, _wav_declared_frames(path)) if f is not None]
+    known = [f for f in known if 0 <= f < _UNKNOWN_FRAMES]
+    return max(known) if known else None
+
+
 def probe(
     path: Path,
     *,
@@ -104,32 +166,22 @@ def probe(
 ) -> AudioInfo:
     """Decode ``path`` fully in blocks of ``block_frames`` and check it is usable audio.
 
-    Raises ``UnreadableAudio`` (not decodable, truncated, absurd rate/channels),
+    Raises ``UnreadableAudio`` (not WAV/FLAC/Ogg/MP3, not decodable, truncated, absurd
+    rate/channels; a stream that does not state its length is decoded up to the limit),
     ``AudioTooLong`` (declared length checked before decoding, then the decoded one),
     ``AudioTooShort``, ``NonFiniteAudio`` and ``SilentAudio`` (peak below ``silence_dbfs``).
     Clipping is not rejected here: a clipped fan vocal can still be converted.
     """
     path = Path(path)
-    try:
-        fh = sf.SoundFile(str(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as exc:
-        raise UnreadableAudio(
-            "The file is not audio in a format we can read.", path=path.name, reason=str(exc)
-        ) from exc
+    fh = _open(path)
     with fh:
-        sample_rate, channels = int(fh.samplerate), int(fh.channels)
-        if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
-            raise UnreadableAudio(
-                f"Sample rate {sample_rate} Hz is outside "
-                f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz.",
-                sample_rate=sample_rate,
-            )
-        if not 1 <= channels <= MAX_CHANNELS:
-            raise UnreadableAudio(
-                f"{channels} channels is outside 1 to {MAX_CHANNELS}.", channels=channels
-            )
-        declared = max(int(fh.frames), _wav_declared_frames(path) or 0)
-        if max_duration_s is not None and declared / sample_rate > max_duration_s:
+        sample_rate, channels = _check_header(fh)
+        declared = _declared_frames(fh, path)
+        if (
+            max_duration_s is not None
+            and declared is not None
+            and declared / sample_rate > max_duration_s
+        ):
             raise AudioTooLong(
                 f"The audio is {declared / sample_rate:.1f} s long; the limit is "
                 f"{max_duration_s:.1f} s.",
@@ -165,7 +217,9 @@ def probe(
                 reason=str(exc),
             ) from exc
         fmt, subtype = str(fh.format), (str(fh.subtype) if fh.subtype else None)
-    if decoded < declared * (1.0 - _TRUNCATION_TOLERANCE) - 0.05 * sample_rate:
+    if declared is not None and (
+        decoded < declared * (1.0 - _TRUNCATION_TOLERANCE) - 0.05 * sample_rate
+    ):
         raise UnreadableAudio(
             f"The file is truncated: it declares {declared / sample_rate:.2f} s but only "
             f"{decoded / sample_rate:.2f} s could be decoded.",
@@ -173,7 +227,19 @@ def probe(
             decoded_s=decoded / sample_rate,
         )
     duration = decoded / sample_rate
-    if decoded == 0 or duration < min_duration_s:
+    if decoded == 0:
+        if declared == 0 and fmt in ("WAV", "WAVEX"):  # only a RIFF header can say "0 frames"
+            raise AudioTooShort(
+                "The audio is empty: it holds no samples.",
+                duration_s=0.0,
+                min_duration_s=min_duration_s,
+            )
+        # libsndfile decodes nothing from a cut Ogg stream and reports 0 frames for it.
+        raise UnreadableAudio(
+            "No audio could be decoded from the file: it is truncated or corrupt.",
+            path=path.name,
+        )
+    if duration < min_duration_s:
         raise AudioTooShort(
             f"The audio is {duration:.2f} s long; at least {min_duration_s:.2f} s is needed.",
             duration_s=duration,
@@ -212,27 +278,54 @@ def load(
     mono: bool = True,
     start_s: float = 0.0,
     duration_s: float | None = None,
+    max_duration_s: float | None = None,
 ) -> FloatArray:
     """Read ``path`` (or a window of it) as float32 at ``sample_rate`` Hz.
 
     Returns shape ``(samples,)`` when ``mono`` (channels averaged), else
-    ``(channels, samples)``. Undecodable input raises ``UnreadableAudio``; call ``probe``
-    first for the full set of checks.
+    ``(channels, samples)``. Undecodable input raises ``UnreadableAudio``; more than
+    ``max_duration_s`` seconds raises ``AudioTooLong`` (declared length checked before
+    decoding). Memory follows what actually decodes, never what a header claims. Call
+    ``probe`` first for the full set of checks.
     """
+    path = Path(path)
+    fh = _open(path)
     try:
-        with sf.SoundFile(str(path)) as fh:
-            sr = int(fh.samplerate)
-            if not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
-                raise UnreadableAudio(f"Sample rate {sr} Hz is not supported.", sample_rate=sr)
+        with fh:
+            sr, channels = _check_header(fh)
+            declared = _declared_frames(fh, path)
+            limit = None if max_duration_s is None else int(max_duration_s * sr)
+            if limit is not None and declared is not None and declared > limit:
+                raise AudioTooLong(
+                    f"The audio is {declared / sr:.1f} s long; the limit is "
+                    f"{max_duration_s:.1f} s.",
+                    duration_s=declared / sr,
+                    max_duration_s=max_duration_s,
+                )
             start = round(start_s * sr)
             if start:
-                fh.seek(min(start, fh.frames))
-            n = -1 if duration_s is None else round(duration_s * sr)
-            data = fh.read(n, dtype="float32", always_2d=True)
+                fh.seek(min(start, declared if declared is not None else start))
+            want = None if duration_s is None else round(duration_s * sr)
+            blocks: list[FloatArray] = []
+            got = 0
+            while want is None or got < want:
+                n = _LOAD_BLOCK_FRAMES if want is None else min(_LOAD_BLOCK_FRAMES, want - got)
+                block = fh.read(n, dtype="float32", always_2d=True)
+                if block.shape[0] == 0:
+                    break
+                got += block.shape[0]
+                if limit is not None and got > limit:
+                    raise AudioTooLong(
+                        f"The audio is longer than the limit of {max_duration_s:.1f} s.",
+                        duration_s=got / sr,
+                        max_duration_s=max_duration_s,
+                    )
+                blocks.append(block)
     except (sf.LibsndfileError, RuntimeError, TypeError, OSError) as exc:
         raise UnreadableAudio(
-            "The file is not audio in a format we can read.", path=Path(path).name
+            "The file is not audio in a format we can read.", path=path.name
         ) from exc
+    data = np.concatenate(blocks) if blocks else np.zeros((0, channels), dtype=np.float32)
     audio: FloatArray = data.T.copy()
     if mono:
         audio = audio.mean(axis=0).astype(np.float32)
