@@ -125,8 +125,10 @@ def one_epoch(
 
 
 @router.post("/{number}/verify", response_model=EpochVerifyOut)
-def verify(number: EpochNumber, services: ServicesDep) -> EpochVerifyOut:
+def verify(number: EpochNumber, db: DbDep, services: ServicesDep) -> EpochVerifyOut:
     """Run ``timbre verify --epoch N`` here: fetch the report the chain's RootProposed names,
-    recompute it, and check it against the previous report and the chain. ``ok`` false with
-    the failed check and the first difference when anything departs. Anyone may ask."""
+    recompute it, and check it against the previous report and the chain (the studio's own
+    records are not trusted; they only say which epochs exist). ``ok`` false with the failed
+    check and the first difference when anything departs. Anyone may ask."""
+    get_epoch(db, number)
     return _verify(services, number)

@@ -9,6 +9,7 @@ from typing import Any
 
 from storage import LocalObjectStore
 from storage.s3 import S3ObjectStore, _key
+from studio.db.models import Epoch
 from studio.settlement.epochs import settle_next
 from tests.studio.test_settlement_world import World, node, world
 
@@ -45,11 +46,9 @@ def test_verify_button_matches_a_settled_epoch_and_catches_tampering(world: Worl
     platform = w.platform("platform", 5, deposit=100_000)
     epoch = [w.play(platform, track, 3000)["epoch"] for _ in range(2)][-1]
 
-    # Nothing proposed yet: the first check fails, the others are not reached.
-    early = _verify(w, epoch)
-    assert not early["ok"]
-    assert [c["status"] for c in early["checks"]] == ["failed"] + ["not_reached"] * 7
-    assert early["difference"]["where"] == "onchain.RootProposed"
+    # Not settled yet: no such epoch.
+    r = w.client.post(f"/v1/epochs/{epoch}/verify")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "epoch_not_found"
 
     w.warp_past_epoch(epoch)
     outcome = settle_next(w.services)
@@ -76,4 +75,14 @@ def test_verify_button_matches_a_settled_epoch_and_catches_tampering(world: Worl
 
     _overwrite(w, sha, original)
     assert _verify(w, epoch)["ok"]
+
+    # An epoch the studio records but the chain never got a root for: the first check fails.
+    with w.services.db() as db:
+        row = db.get(Epoch, epoch)
+        assert row is not None
+        db.add(Epoch(number=epoch + 5, starts_at=row.starts_at, ends_at=row.ends_at))
+        db.commit()
+    missing = _verify(w, epoch + 5)
+    assert not missing["ok"] and missing["difference"]["where"] == "onchain.RootProposed"
+    assert [c["status"] for c in missing["checks"]] == ["failed"] + ["not_reached"] * 7
     assert w.client.post("/v1/epochs/-1/verify").status_code == 422
