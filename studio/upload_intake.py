@@ -31,7 +31,6 @@ class ReceivedFile:
     sha256: str
     size: int
     filename: str | None
-    content_type: str | None
 
 
 class _Receiver:
@@ -51,7 +50,6 @@ class _Receiver:
         self.hasher = hashlib.sha256()
         self.size = 0
         self.filename: str | None = None
-        self.content_type: str | None = None
 
     # python-multipart hands us slices of its buffer: (data, start, end)
     def on_part_begin(self) -> None:
@@ -78,8 +76,6 @@ class _Receiver:
             self.filename = (
                 _clean_filename(raw_name.decode("utf-8", "replace")) if raw_name else None
             )
-            ctype = self.headers.get(b"content-type")
-            self.content_type = ctype.decode("latin-1")[:120] if ctype else None
             fd, name = tempfile.mkstemp(prefix="upload-", dir=self.scratch_dir)
             self.path = Path(name)
             self.out = os.fdopen(fd, "wb")
@@ -180,7 +176,6 @@ async def receive_file(
         sha256=receiver.hasher.hexdigest(),
         size=receiver.size,
         filename=receiver.filename,
-        content_type=receiver.content_type,
     )
 
 

@@ -18,10 +18,11 @@ def add_upload(
     info: AudioInfo,
     *,
     filename: str | None,
-    content_type: str | None,
+    content_type: str,
     now: datetime,
 ) -> Upload:
-    """Add (not commit) the row describing ``stored`` as ``owner``'s upload."""
+    """Add (not commit) the row describing ``stored`` as ``owner``'s upload; ``content_type``
+    is what the audio decoded as, not what the client claimed."""
     row = Upload(
         owner_id=owner.id,
         sha256=stored.sha256,

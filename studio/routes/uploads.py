@@ -53,17 +53,28 @@ def upload_out(row: Upload) -> UploadOut:
     )
 
 
+# The media type the object is stored (and served) with follows what the file decoded as,
+# never the client's claim: an upload sent as text/html must not be served as a web page.
+_MEDIA_TYPES = {
+    "WAV": "audio/wav",
+    "WAVEX": "audio/wav",
+    "FLAC": "audio/flac",
+    "OGG": "audio/ogg",
+    "MP3": "audio/mpeg",
+}
+
+
+def media_type(info: AudioInfo) -> str:
+    return _MEDIA_TYPES.get(info.format, "application/octet-stream")
+
+
 def _validate_and_store(
     received: ReceivedFile, settings: Settings, store: ObjectStore
 ) -> AudioInfo:
     """Decode the whole file (bounded memory) before anything becomes visible, then store it;
     the store verifies the hash we computed while receiving."""
     info = probe(received.path, max_duration_s=settings.max_upload_duration_s)
-    store.put_file(
-        received.path,
-        expected_sha256=received.sha256,
-        content_type=received.content_type or "application/octet-stream",
-    )
+    store.put_file(received.path, expected_sha256=received.sha256, content_type=media_type(info))
     return info
 
 
@@ -76,7 +87,7 @@ def _record(
         StoredObject(received.sha256, received.size),
         info,
         filename=received.filename,
-        content_type=received.content_type,
+        content_type=media_type(info),
         now=services.clock(),
     )
     db.commit()

@@ -457,3 +457,15 @@ def test_load_window_past_the_end_and_limits(tmp_path: Path) -> None:
     assert load(path, sample_rate=SR, max_duration_s=2.5).shape == (2 * SR,)
     with pytest.raises(errors.AudioTooLong):
         load(path, sample_rate=SR, max_duration_s=1.0)
+
+
+def test_flac_that_does_not_state_its_length_is_not_called_too_long(
+    seeds: dict[str, bytes], tmp_path: Path
+) -> None:
+    # STREAMINFO total 0 means "unknown": libsndfile then reports 2^63-1 frames, which probe
+    # took as a length ("10^15 s long"). It is decoded instead; libsndfile 1.2 fails to seek in
+    # such a short stream, so it is refused as unreadable, for a reason that is true.
+    path = _write(tmp_path, _flac_total_samples(seeds["flac"], 0), "stream.flac")
+    with pytest.raises(errors.UnreadableAudio) as exc:
+        probe(path, max_duration_s=LIMIT_S)
+    assert "decoded" in exc.value.message
