@@ -3,11 +3,14 @@
 ``VoiceModel`` holds the feature config, the creator's ``SpeakerStats`` and, for the
 neural method, the envelope decoder's weights and the retrieval index ``(N, Z)``.
 ``render`` turns the WORLD features ``(T, ...)`` of one chunk of a fan's input into
-float32 audio ``(samples,)`` at ``cfg.sample_rate``.
+float32 audio ``(samples,)`` at ``cfg.sample_rate``; ``render_batch`` renders several chunks
+(of one input or of several) in one padded pass of the decoder, the retrieval and the DDSP
+synthesiser, each chunk coming out as when rendered alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +30,7 @@ from voice_model.features import (
     decode_mcep,
     synthesize,
 )
-from voice_model.neural import DecoderConfig, EnvelopeDecoder, decode, decoder_input
+from voice_model.neural import DecoderConfig, EnvelopeDecoder, decode_batch, decoder_input
 
 Method = Literal["baseline", "neural"]
 F32 = npt.NDArray[np.float32]
@@ -46,6 +49,19 @@ class Rendered:
 
     audio: F32
     phase: torch.Tensor | None = None
+
+
+@dataclass
+class RenderRequest:
+    """One chunk to render: its features and how to convert them (see ``VoiceModel.render``)."""
+
+    feats: Features
+    plan: SourcePlan
+    n_samples: int
+    index_rate: float = 0.5
+    protect: float = 0.33
+    sample_offset: int = 0
+    phase_anchor: tuple[int, torch.Tensor] | None = None
 
 
 @dataclass
@@ -138,26 +154,65 @@ class VoiceModel:
         phase_anchor: tuple[int, torch.Tensor] | None = None,
     ) -> Rendered:
         """Converted audio ``(n_samples,)`` for one chunk's features."""
+        req = RenderRequest(
+            feats, plan, n_samples, index_rate, protect, sample_offset, phase_anchor
+        )
+        return self.render_batch([req])[0]
+
+    def render_batch(self, requests: Sequence[RenderRequest]) -> list[Rendered]:
+        """Render several chunks at once; each result equals ``render`` of that chunk alone.
+
+        For the neural method the decoder, the retrieval and the DDSP synthesiser each run once
+        over the batch, padded to its longest chunk (on ``self.device``); the baseline's WORLD
+        synthesis has no batched form and renders the chunks one by one.
+        """
+        if not requests:
+            return []
         cfg = self.cfg
         if self.decoder is None:
-            conv = convert_features(feats, self.target, plan, cfg)
-            y = synthesize(conv.f0, decode_mcep(conv.mcep, cfg), conv.ap, cfg)
-            return Rendered(_fit(y, n_samples))
-        mcep_w, _ = warp_mcep(feats, plan.warp, cfg)
-        f0_out = plan.pitch.apply(feats.f0)
-        x = decoder_input(mcep_w, plan.warped, f0_out, self.target)
-        index = None
-        if self.index is not None and index_rate > 0:
-            index = self._index_tensor()
-        z = decode(
-            self.decoder, x, index, index_rate=index_rate, protect=protect, device=self.device
+            out = []
+            for r in requests:
+                conv = convert_features(r.feats, self.target, r.plan, cfg)
+                y = synthesize(conv.f0, decode_mcep(conv.mcep, cfg), conv.ap, cfg)
+                out.append(Rendered(_fit(y, r.n_samples)))
+            return out
+        xs, f0s, mceps = [], [], []
+        for r in requests:
+            mcep_w, _ = warp_mcep(r.feats, r.plan.warp, cfg)
+            f0_out = r.plan.pitch.apply(r.feats.f0)
+            xs.append(decoder_input(mcep_w, r.plan.warped, f0_out, self.target))
+            f0s.append(f0_out)
+            mceps.append(mcep_w)
+        rates = [r.index_rate if self.index is not None else 0.0 for r in requests]
+        zs = decode_batch(
+            self.decoder,
+            xs,
+            self._index_tensor() if any(rate > 0 for rate in rates) else None,
+            index_rates=rates,
+            protects=[r.protect for r in requests],
+            device=self.device,
         )
-        mcep = np.concatenate(
-            [mcep_w[:, :1], z * self.target.mcep_std[1:] + self.target.mcep_mean[1:]], axis=1
+        sps = []
+        for mcep_w, z in zip(mceps, zs, strict=True):
+            mcep = np.concatenate(
+                [mcep_w[:, :1], z * self.target.mcep_std[1:] + self.target.mcep_mean[1:]], axis=1
+            )
+            sps.append(decode_mcep(mcep, cfg))
+        return self._ddsp(requests, f0s, sps)
+
+    def phase_track(self, req: RenderRequest) -> torch.Tensor | None:
+        """The pulse phase (cycles, ``(n_samples,)``) that rendering ``req`` will use, without
+        rendering it; None for the baseline. Lets a caller anchor the next chunk of an input
+        before this one is rendered, so consecutive chunks can share a batch."""
+        if self.decoder is None:
+            return None
+        f0 = torch.from_numpy(req.plan.pitch.apply(req.feats.f0)).float().to(self.device)[None]
+        n = (f0.shape[1] - 1) * self.cfg.hop
+        f0s = synth.upsample_frames(
+            torch.where(f0 > 0, f0, synth.UNVOICED_PHASE_HZ), self.cfg.hop, n
         )
-        return self._ddsp(
-            f0_out, decode_mcep(mcep, cfg), feats.ap, n_samples, sample_offset, phase_anchor
-        )
+        phase = synth.pulse_phase_rows(f0s, self.cfg.sample_rate, [req.phase_anchor])[0]
+        return _extend_phase(phase, req.n_samples)
 
     def _index_tensor(self) -> torch.Tensor:
         cached: torch.Tensor | None = getattr(self, "_index_cache", None)
@@ -167,33 +222,56 @@ class VoiceModel:
             self._index_cache = cached
         return cached
 
+    def nbytes(self) -> int:
+        """Bytes the loaded model holds: decoder weights, retrieval index, statistics."""
+        total = sum(a.nbytes for a in self.target.to_arrays("").values())
+        if self.decoder is not None:
+            total += sum(t.numel() * t.element_size() for t in self.decoder.state_dict().values())
+        if self.index is not None:
+            # host copy, plus the device copy the first retrieval makes
+            total += self.index.nbytes * (2 if self.device.type != "cpu" else 1)
+        return int(total)
+
     def _ddsp(
-        self,
-        f0: F64,
-        sp: F64,
-        ap: F64,
-        n_samples: int,
-        sample_offset: int,
-        phase_anchor: tuple[int, torch.Tensor] | None,
-    ) -> Rendered:
+        self, requests: Sequence[RenderRequest], f0s: list[F64], sps: list[F64]
+    ) -> list[Rendered]:
         dev = self.device
+        frames = [f.shape[0] for f in f0s]
+        t_max, n_bins = max(frames), sps[0].shape[1]
+        f0 = np.zeros((len(frames), t_max), dtype=np.float32)
+        sp = np.zeros((len(frames), t_max, n_bins), dtype=np.float32)
+        ap = np.zeros((len(frames), t_max, n_bins), dtype=np.float32)
+        for i, r in enumerate(requests):
+            f0[i, : frames[i]] = f0s[i]
+            sp[i, : frames[i]] = sps[i]
+            ap[i, : frames[i]] = r.feats.ap
         with torch.inference_mode():
-            audio, phase = synth.synthesize(
-                torch.from_numpy(f0).float().to(dev)[None],
-                torch.from_numpy(sp).float().to(dev)[None],
-                torch.from_numpy(ap).float().to(dev)[None],
+            audio, phase = synth.synthesize_padded(
+                torch.from_numpy(f0).to(dev),
+                torch.from_numpy(sp).to(dev),
+                torch.from_numpy(ap).to(dev),
+                frames,
                 sample_rate=self.cfg.sample_rate,
                 hop=self.cfg.hop,
-                sample_offset=sample_offset,
-                phase_anchor=phase_anchor,
+                sample_offsets=[r.sample_offset for r in requests],
+                phase_anchors=[r.phase_anchor for r in requests],
             )
-        out = audio[0].cpu().numpy().astype(np.float32)
-        ph = phase[0]
-        if ph.shape[0] < n_samples:
-            step = ph[-1:] - ph[-2:-1] if ph.shape[0] > 1 else torch.zeros(1, dtype=ph.dtype)
-            extra = torch.arange(1, n_samples - ph.shape[0] + 1, dtype=ph.dtype, device=ph.device)
-            ph = torch.cat([ph, ph[-1] + step * extra])
-        return Rendered(_fit(out, n_samples), ph[:n_samples])
+        return [
+            Rendered(
+                _fit(y.cpu().numpy().astype(np.float32), r.n_samples),
+                _extend_phase(ph, r.n_samples),
+            )
+            for y, ph, r in zip(audio, phase, requests, strict=True)
+        ]
+
+
+def _extend_phase(ph: torch.Tensor, n_samples: int) -> torch.Tensor:
+    """Continue a phase track past the last frame centre at its final rate, to ``n_samples``."""
+    if ph.shape[0] < n_samples:
+        step = ph[-1:] - ph[-2:-1] if ph.shape[0] > 1 else torch.zeros(1, dtype=ph.dtype)
+        extra = torch.arange(1, n_samples - ph.shape[0] + 1, dtype=ph.dtype, device=ph.device)
+        ph = torch.cat([ph, ph[-1] + step * extra])
+    return ph[:n_samples]
 
 
 def _fit(y: F32, n: int) -> F32:

@@ -93,10 +93,14 @@ class EnvelopeDecoder(nn.Module):
         if self.out.bias is not None:
             nn.init.zeros_(self.out.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` ``(B, 1, T)`` (1 on an item's frames, 0 on padding) for padded batches: the
+        wide convolutions then see zeros past each item's end, as they do for an item alone,
+        so its frames come out the same."""
         h = self.inp(x)
         for block, norm in zip(self.blocks, self.norms, strict=True):
-            h = h + block(norm(h))
+            g = norm(h)
+            h = h + block(g if mask is None else g * mask)
         out: torch.Tensor = x[:, : self.n_out] + self.out(h)
         return out
 
@@ -297,11 +301,48 @@ def decode(
     device: torch.device,
 ) -> F64:
     """Creator z-scored mel-cepstrum ``(T, Z)`` for decoder input ``x`` ``(Z+3, T)``."""
-    z_src = torch.from_numpy(x[:-3].T.copy()).to(device)
-    z = model.compensate(model(torch.from_numpy(x).to(device)[None])[0].T)
-    if index is not None and index_rate > 0:
-        z = (1 - index_rate) * z + index_rate * retrieve(z, index)
-    if protect > 0:
-        unvoiced = torch.from_numpy(x[-2] < 0.5).to(device)[:, None]
-        z = torch.where(unvoiced, (1 - protect) * z + protect * z_src, z)
-    return np.asarray(z.double().cpu().numpy())
+    return decode_batch(
+        model, [x], index, index_rates=[index_rate], protects=[protect], device=device
+    )[0]
+
+
+@torch.inference_mode()
+def decode_batch(
+    model: EnvelopeDecoder,
+    xs: list[F32],
+    index: torch.Tensor | None,
+    *,
+    index_rates: list[float],
+    protects: list[float],
+    device: torch.device,
+) -> list[F64]:
+    """``decode`` of several inputs ``(Z+3, T_i)`` in one padded forward pass.
+
+    One retrieval serves every item whose index rate is above 0 (its queries concatenated);
+    each item's frames come out as when it is decoded alone.
+    """
+    lengths = [x.shape[1] for x in xs]
+    t_max = max(lengths)
+    batch = np.zeros((len(xs), xs[0].shape[0], t_max), dtype=np.float32)
+    mask = np.zeros((len(xs), 1, t_max), dtype=np.float32)
+    for i, x in enumerate(xs):
+        batch[i, :, : x.shape[1]] = x
+        mask[i, :, : x.shape[1]] = 1.0
+    bx = torch.from_numpy(batch).to(device)
+    out = model(bx, torch.from_numpy(mask).to(device) if len(xs) > 1 else None)
+    zs = [model.compensate(out[i, :, :n].T) for i, n in enumerate(lengths)]
+    blend = [i for i, r in enumerate(index_rates) if r > 0]
+    if index is not None and blend:
+        found = torch.split(
+            retrieve(torch.cat([zs[i] for i in blend]), index), [lengths[i] for i in blend]
+        )
+        for i, near in zip(blend, found, strict=True):
+            zs[i] = (1 - index_rates[i]) * zs[i] + index_rates[i] * near
+    results = []
+    for i, (z, protect) in enumerate(zip(zs, protects, strict=True)):
+        if protect > 0:
+            xi = bx[i, :, : lengths[i]]
+            unvoiced = (xi[-2] < 0.5)[:, None]
+            z = torch.where(unvoiced, (1 - protect) * z + protect * xi[:-3].T, z)
+        results.append(np.asarray(z.double().cpu().numpy()))
+    return results

@@ -14,10 +14,18 @@ the previous chunk (``phase_anchor``).
 
 Shapes: ``f0`` ``(B, T)`` Hz (0 = unvoiced); ``sp``, ``ap`` ``(B, T, F)`` with
 ``F = n_fft // 2 + 1``; output ``(B, (T - 1) * hop)`` samples; phases in cycles.
+
+``synthesize_padded`` renders items of different lengths in one batch (padded to the longest):
+every item's samples are the same as when it is rendered alone. Padding is harmless because
+each output sample reads only its own two neighbouring frames, the noise is zeroed past each
+item's end (a lone render's STFT pads with zeros there), the inverse STFT runs per item, and
+harmonics are summed in fixed groups in a fixed order, so extra (silent) harmonics that a batch
+with a lower F0 needs add exact zeros.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import torch
@@ -29,6 +37,7 @@ UNVOICED_PHASE_HZ = 100.0
 # features (measured on speech at 24 kHz: periodic and aperiodic parts separately).
 PERIODIC_GAIN = 1.0
 NOISE_GAIN = 0.67
+HARMONIC_GROUP = 16  # harmonics summed together; groups are then added in order
 
 
 @lru_cache(maxsize=4)
@@ -58,6 +67,28 @@ def pulse_phase(
     return phase
 
 
+def pulse_phase_rows(
+    f0_samples: torch.Tensor,
+    sample_rate: int,
+    anchors: Sequence[tuple[int, torch.Tensor] | None],
+) -> torch.Tensor:
+    """``pulse_phase`` with one optional anchor per row of ``f0_samples`` ``(B, N)``."""
+    phase = torch.cumsum(f0_samples.double() / sample_rate, dim=-1)
+    rows = []
+    for r, anchor in enumerate(anchors):
+        if anchor is None:
+            rows.append(phase[r])
+        else:
+            i, value = anchor
+            rows.append(phase[r] - phase[r, i] + value.double().reshape(()).to(phase.device))
+    return torch.stack(rows)
+
+
+def _whole_groups(k: int) -> int:
+    """``k`` rounded up to whole ``HARMONIC_GROUP``s (the extra harmonics are above Nyquist)."""
+    return -(-max(k, 1) // HARMONIC_GROUP) * HARMONIC_GROUP
+
+
 def harmonics(
     f0_frames: torch.Tensor,
     f0s: torch.Tensor,
@@ -80,7 +111,7 @@ def harmonics(
     b, t, n_bins = power.shape
     n = f0s.shape[-1]
     nyquist = sample_rate / 2
-    k_max = int(nyquist / max(float(f0_frames.min()), 40.0))
+    k_max = _whole_groups(int(nyquist / max(float(f0_frames.min()), 40.0)))
     k = torch.arange(1, k_max + 1, device=f0s.device, dtype=power.dtype)
     bin_hz = nyquist / (n_bins - 1)
     freqs = f0_frames[..., None].to(power.dtype) * k  # (B, T, K)
@@ -98,12 +129,17 @@ def harmonics(
         fr = frame_pos[start:stop]
         lo = fr.floor().long().clamp(max=t - 1)
         hi = (lo + 1).clamp(max=t - 1)
-        kb = min(k_max, int(nyquist / max(float(f0s[:, start:stop].min()), 40.0)))
+        kb = min(k_max, _whole_groups(int(nyquist / max(float(f0s[:, start:stop].min()), 40.0))))
         wt = (fr - lo.to(fr.dtype))[None, :, None]
         amp = amp_frames[:, lo, :kb] * (1 - wt) + amp_frames[:, hi, :kb] * wt  # (B, S, K)
         below = (f0s[:, start:stop, None].to(amp.dtype) * k[:kb]) < nyquist
         ph = frac[:, start:stop, None] * k[:kb]
-        wave = (amp * below * torch.cos(2 * torch.pi * ph)).sum(-1)
+        terms = amp * below * torch.cos(2 * torch.pi * ph)  # (B, S, K)
+        # Whole groups added in order: the sum does not depend on how many (silent, above
+        # Nyquist) harmonics past an item's own need a batch adds, so batched == alone.
+        wave = terms[..., :HARMONIC_GROUP].sum(-1)
+        for g in range(HARMONIC_GROUP, kb, HARMONIC_GROUP):
+            wave = wave + terms[..., g : g + HARMONIC_GROUP].sum(-1)
         out[:, start:stop] = wave * voiced[:, start:stop]
     return out
 
@@ -119,9 +155,51 @@ def synthesize(
     phase_anchor: tuple[int, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Render ``(audio (B, N), phase (B, N) in cycles)`` with ``N = (T - 1) * hop``."""
-    b, t, n_bins = sp.shape
+    b, t = f0.shape
+    audio, phase = synthesize_padded(
+        f0,
+        sp,
+        ap,
+        [t] * b,
+        sample_rate=sample_rate,
+        hop=hop,
+        sample_offsets=[sample_offset] * b,
+        phase_anchors=[phase_anchor] * b
+        if phase_anchor is None
+        else _split_anchor(phase_anchor, b),
+    )
+    return torch.stack(audio), torch.stack(phase)
+
+
+def _split_anchor(
+    anchor: tuple[int, torch.Tensor], b: int
+) -> list[tuple[int, torch.Tensor] | None]:
+    i, value = anchor
+    values = value.reshape(-1).expand(b) if value.numel() == 1 else value.reshape(b)
+    return [(i, values[r]) for r in range(b)]
+
+
+def synthesize_padded(
+    f0: torch.Tensor,
+    sp: torch.Tensor,
+    ap: torch.Tensor,
+    frames: Sequence[int],
+    *,
+    sample_rate: int,
+    hop: int,
+    sample_offsets: Sequence[int],
+    phase_anchors: Sequence[tuple[int, torch.Tensor] | None],
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Render B items padded to ``T`` frames; item ``i`` has ``frames[i]`` valid frames.
+
+    Returns per item its audio and phase (cycles), each ``((frames[i] - 1) * hop,)``; padded
+    frames never reach an item's samples. ``sample_offsets[i]`` is the item's absolute start
+    (noise position); ``phase_anchors[i]`` pins its phase as in ``pulse_phase``.
+    """
+    t, n_bins = sp.shape[1:]
     n_fft = 2 * (n_bins - 1)
     n = (t - 1) * hop
+    lengths = [(int(fr) - 1) * hop for fr in frames]
     device = f0.device
     # Phase runs on a fixed 100 Hz through unvoiced frames: interpolating towards 0 Hz would
     # stretch the last periods (clicks), and holding the neighbouring F0 would make the
@@ -129,35 +207,47 @@ def synthesize(
     voiced_frames = f0 > 0
     f0s = upsample_frames(torch.where(voiced_frames, f0, UNVOICED_PHASE_HZ), hop, n)
     voiced = upsample_frames(voiced_frames.to(sp.dtype), hop, n)
-    phase = pulse_phase(f0s, sample_rate, phase_anchor)
+    phase = pulse_phase_rows(f0s, sample_rate, phase_anchors)
     table = _noise_table(str(device))
-    idx = (torch.arange(n, device=device) + sample_offset) % NOISE_TABLE_SAMPLES
-    noise = table[idx].to(sp.dtype).expand(b, n)
+    pos = torch.arange(n, device=device)
+    offsets = torch.tensor(list(sample_offsets), device=device, dtype=torch.long)[:, None]
+    noise = table[(pos + offsets) % NOISE_TABLE_SAMPLES].to(sp.dtype)
+    ends = torch.tensor(lengths, device=device, dtype=torch.long)[:, None]
+    noise = torch.where(pos < ends, noise, torch.zeros((), dtype=sp.dtype, device=device))
 
     win = min(n_fft, WINDOW_HOPS * hop)
     window = torch.hann_window(win, device=device, dtype=sp.dtype)
-
-    def stft(x: torch.Tensor) -> torch.Tensor:
-        return torch.stft(
-            x,
-            n_fft,
-            hop,
-            win_length=win,
-            window=window,
-            center=True,
-            return_complex=True,
-            pad_mode="constant",
-        )
-
     # As in WORLD, ``ap`` is a power ratio: periodic power sp*(1-ap), aperiodic sp*ap.
     power = sp.clamp(min=0.0).transpose(1, 2)  # (B, F, T)
     apt = ap.clamp(0.0, 1.0).transpose(1, 2)
-    spec = stft(noise)[..., :t] * (torch.sqrt(power * apt) * NOISE_GAIN)
-    audio = torch.istft(spec, n_fft, hop, win_length=win, window=window, center=True, length=n)
+    spec = torch.stft(
+        noise,
+        n_fft,
+        hop,
+        win_length=win,
+        window=window,
+        center=True,
+        return_complex=True,
+        pad_mode="constant",
+    )[..., :t] * (torch.sqrt(power * apt) * NOISE_GAIN)
     harmonic_power = (power * (1.0 - apt)).transpose(1, 2)  # (B, T, F)
     f0_frames = torch.where(voiced_frames, f0, UNVOICED_PHASE_HZ)
     periodic = harmonics(
         f0_frames, f0s, voiced, phase, harmonic_power, sample_rate=sample_rate, hop=hop
     )
-    audio = audio + periodic * PERIODIC_GAIN
-    return audio, phase
+    audio, phases = [], []
+    for i, (fr, length) in enumerate(zip(frames, lengths, strict=True)):
+        # Per item: the overlap-add normalisation near an item's end must not count frames
+        # past it.
+        noisy = torch.istft(
+            spec[i : i + 1, :, :fr],
+            n_fft,
+            hop,
+            win_length=win,
+            window=window,
+            center=True,
+            length=length,
+        )[0]
+        audio.append(noisy + periodic[i, :length] * PERIODIC_GAIN)
+        phases.append(phase[i, :length])
+    return audio, phases
