@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from studio.chain_relay import relay_pending
 from studio.demo import start_seeding
@@ -55,6 +56,16 @@ _ERRORS = {
 }
 
 
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "X-API-Key",
+    "Idempotency-Key",
+    "Last-Event-ID",
+    "X-Request-ID",
+]
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     """Build the app. Start-up checks every backend and refuses to serve if one is down,
     naming the setting to fix."""
@@ -98,6 +109,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     # Added last = runs first: the request id covers the limit responses too.
     app.add_middleware(LimitsMiddleware, settings=settings, counter=make_counter(settings))
+    if settings.cors_origin_list:
+        # Outside the limits, so a listed site can read its 429s; never credentials (cookies):
+        # callers authenticate with the Authorization and X-API-Key headers.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     for module in (

@@ -1,8 +1,16 @@
 """Pure-ASGI middleware (cheaper than BaseHTTPMiddleware on every request): a request id for
-every request, echoed as X-Request-ID and attached to every log line, plus one access log line."""
+every request, echoed as X-Request-ID and attached to every log line, plus one access log line;
+and the security headers of every response (docs/SECURITY.md).
+
+Content-Security-Policy: the web app's ``index.html`` brings its own (studio/routes/web.py,
+with a per-response style nonce). The interactive API docs get one that admits FastAPI's
+Swagger UI / ReDoc assets from their CDN and exactly the inline scripts of the page (by hash).
+Every other response (JSON, build assets, audio) gets a policy that allows nothing at all."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import re
 import time
@@ -19,6 +27,36 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 ]
+CSP = b"content-security-policy"
+# Nothing may load or run in the context of an API response or a build asset opened directly.
+NONE_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+DOCS_CDN = "https://cdn.jsdelivr.net"
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
+
+
+def docs_csp(html: bytes) -> bytes:
+    """The policy of a FastAPI docs page: its CDN bundle, its own inline scripts by hash, the
+    schema and "try it out" calls to this origin. Styles may be inline (both UIs inject them);
+    scripts may not."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(m).digest()).decode() + "'"
+        for m in _INLINE_SCRIPT.findall(html)
+    )
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {DOCS_CDN} {hashes}".rstrip(),
+            f"style-src {DOCS_CDN} https://fonts.googleapis.com 'unsafe-inline'",
+            "font-src https://fonts.gstatic.com data:",
+            f"img-src 'self' data: {DOCS_CDN} https://fastapi.tiangolo.com",
+            "connect-src 'self'",
+            "worker-src blob:",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    ).encode()
 
 
 class RequestContextMiddleware:
@@ -36,14 +74,33 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
 
+        docs_page = scope["path"] in DOCS_PATHS
+        held: Message | None = None
+        body = b""
+
+        def with_headers(message: Message, csp: bytes) -> Message:
+            headers = list(message.get("headers", []))
+            headers.append((b"x-request-id", rid.encode()))
+            headers.extend(SECURITY_HEADERS)
+            if not any(k.lower() == CSP for k, _ in headers):
+                headers.append((CSP, csp))
+            return {**message, "headers": headers}
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, held, body
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", rid.encode()))
-                headers.extend(SECURITY_HEADERS)
-                message["headers"] = headers
+                if docs_page:  # small HTML: its policy depends on its inline scripts
+                    held = message
+                    return
+                message = with_headers(message, NONE_CSP)
+            elif held is not None and message["type"] == "http.response.body":
+                body += message.get("body", b"")
+                if message.get("more_body", False):
+                    return
+                await send(with_headers(held, docs_csp(body)))
+                held = None
+                message = {"type": "http.response.body", "body": body}
             await send(message)
 
         try:

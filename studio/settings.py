@@ -9,6 +9,7 @@ secret stops start-up.
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +38,10 @@ class Settings(BaseSettings):
     # Origin users reach the service at; SIWE messages must name its host as their domain and
     # signed local object URLs are built on it. Empty means http://<host>:<port>.
     public_url: str = ""
+    # Other sites' origins (scheme://host[:port], comma-separated) whose pages may call the API
+    # from a browser (CORS; never with cookies: credentials are bearer tokens and API keys).
+    # Empty: none; the web app is served by this service, same-origin. docs/SECURITY.md.
+    cors_origins: str = ""
     log_level: str = "INFO"
 
     # --- database -------------------------------------------------------------------------
@@ -137,6 +142,12 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"TIMBRE_OBJECT_STORE=s3 needs {', '.join(missing)}")
+        for origin in self.cors_origin_list:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(
+                    f"TIMBRE_CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port]; "
+                    "no wildcard: list each site)"
+                )
         if (self.demo_wallets or self.demo_seed) and self.environment == "production":
             raise ValueError("TIMBRE_DEMO_WALLETS / TIMBRE_DEMO_SEED are not for production")
         if self.deployment_file is not None and not self.chain_rpc_url:
@@ -165,6 +176,10 @@ class Settings(BaseSettings):
     def tmp_dir(self) -> Path:
         """Scratch space for in-flight uploads; same filesystem as var/ so moves are cheap."""
         return self.var_dir / "tmp"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def siwe_domain(self) -> str:

@@ -605,6 +605,8 @@ def _send(m: Matrix, route: str, rule: Rule, actor: str) -> tuple[int, str, Any]
     r = m.client.request(
         method, path, params=call.query, json=call.json, files=call.files, headers=headers
     )
+    # No answer ever sets a cookie: credentials are never ambient (docs/SECURITY.md).
+    assert "set-cookie" not in r.headers, (route, actor, r.headers)
     return r.status_code, path, (call.ok if call.ok is not None else None)
 
 
