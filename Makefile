@@ -13,6 +13,7 @@ run: setup
 	$(BIN)/timbre run
 
 check: setup lint typecheck secret-scan
+	$(BIN)/python scripts/check_pins.py --self-test && $(BIN)/python scripts/check_pins.py
 
 lint:
 	$(BIN)/ruff check .
