@@ -42,7 +42,7 @@ class SettlementChain:
         return self.sender
 
 
-_CHAINS: dict[tuple[str, str, str], SettlementChain] = {}
+_CHAINS: dict[tuple[str, Deployment, str], SettlementChain] = {}
 _LOCK = threading.Lock()
 
 
@@ -55,7 +55,7 @@ def settlement_chain(services: Services) -> SettlementChain | None:
     if services.chain is None or services.deployment is None:
         return None
     key = s.relayer_key.get_secret_value() if s.relayer_key is not None else ""
-    cache_key = (s.chain_rpc_url, services.deployment.to_json(), key)
+    cache_key = (s.chain_rpc_url, services.deployment, key)  # Deployment is frozen: hashable
     with _LOCK:
         chain = _CHAINS.get(cache_key)
         if chain is None:

@@ -5,27 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from royalties.ledger import Entry, Transaction
 from studio.db.models import LedgerEntry, LedgerTransaction
 
 
-def post(db: Session, tx: Transaction, *, known_new: bool = False) -> bool:
+def post(db: Session, tx: Transaction) -> bool:
     """Adds ``tx`` to the session unless an event with its (kind, ref) is stored; returns
-    whether it was added. Empty transactions (a zero-price play) are not stored.
-    ``known_new``: the caller's own uniqueness guarantees the event is new (a play's voucher
-    seq), so the look-up is skipped; the unique (kind, ref) constraint still backs it."""
+    whether it was added. Empty transactions (a zero-price play) are not stored."""
     if not tx.entries:
         return False
-    exists = (
-        None
-        if known_new
-        else db.scalar(
-            select(LedgerTransaction.id).where(
-                LedgerTransaction.kind == tx.kind, LedgerTransaction.ref == tx.ref
-            )
+    exists = db.scalar(
+        select(LedgerTransaction.id).where(
+            LedgerTransaction.kind == tx.kind, LedgerTransaction.ref == tx.ref
         )
     )
     if exists is not None:
@@ -34,6 +28,22 @@ def post(db: Session, tx: Transaction, *, known_new: bool = False) -> bool:
     row.entries = [LedgerEntry(account=e.account, amount=e.amount) for e in tx.entries]
     db.add(row)
     return True
+
+
+def insert_new(db: Session, tx: Transaction) -> None:
+    """Writes ``tx`` at once (two statements, no unit of work) where the caller's own
+    uniqueness guarantees the event is new — a play, whose voucher seq the caller just won —
+    so no look-up is made; the unique (kind, ref) constraint still backs it (IntegrityError).
+    Empty transactions (a zero-price play) are not stored."""
+    if not tx.entries:
+        return
+    tx_id = db.execute(
+        insert(LedgerTransaction).values(kind=tx.kind, ref=tx.ref).returning(LedgerTransaction.id)
+    ).scalar_one()
+    db.execute(
+        insert(LedgerEntry),
+        [{"transaction_id": tx_id, "account": e.account, "amount": e.amount} for e in tx.entries],
+    )
 
 
 def transactions(db: Session, kinds: Iterable[str] | None = None) -> list[Transaction]:
