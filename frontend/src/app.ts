@@ -8,7 +8,9 @@ import { epochsPage } from "./pages/epochs";
 import { creatorPage } from "./pages/creator";
 import { fanPage } from "./pages/fan";
 import { signInPage } from "./pages/signIn";
-import { notFoundPage, soonPage } from "./pages/soon";
+import { platformPage } from "./pages/platform";
+import { notFoundPage } from "./pages/notFound";
+import { trackPage } from "./pages/track";
 import { currentPath, interceptLinks, type Page, type PageView } from "./router";
 import { onSessionChange, session, signOut } from "./session";
 import { append, clear, h, shortAddress } from "./ui/dom";
@@ -20,16 +22,17 @@ const ROUTES: Record<string, Page> = {
   "/fan": fanPage,
   "/earnings": earningsPage,
   "/epochs": epochsPage,
-  "/platform": soonPage,
+  "/platform": platformPage,
+  "/track": trackPage,
 };
 
-const NAV: { path: string; text: string; soon?: boolean }[] = [
+const NAV: { path: string; text: string }[] = [
   { path: "/", text: "Catalogue" },
   { path: "/creator", text: "Creator studio" },
   { path: "/fan", text: "Fan studio" },
   { path: "/earnings", text: "Earnings" },
   { path: "/epochs", text: "Epochs" },
-  { path: "/platform", text: "Platforms", soon: true },
+  { path: "/platform", text: "Platform console" },
 ];
 
 export function startApp(root: HTMLElement, cfg: Config): void {
@@ -63,7 +66,6 @@ export function startApp(root: HTMLElement, cfg: Config): void {
     const list = h("ul", {});
     for (const item of NAV) {
       const a = h("a", { href: item.path }, item.text);
-      if (item.soon) a.append(" ", h("span", { class: "badge soon" }, "soon"));
       if (item.path === path) a.setAttribute("aria-current", "page");
       list.append(h("li", {}, a));
     }
@@ -81,12 +83,14 @@ export function startApp(root: HTMLElement, cfg: Config): void {
     const out = h("button", { type: "button", class: "button" }, "Sign out");
     out.addEventListener("click", async () => {
       out.disabled = true;
+      // Leave the page first: re-rendered signed out, a private page would ask for what an
+      // anonymous visitor may not see.
+      navigate("/");
       try {
         await signOut();
       } catch (err) {
         flash.textContent = describe(err);
       }
-      navigate("/");
     });
     append(
       account,

@@ -140,6 +140,13 @@ export async function addRole(role: "creator" | "fan"): Promise<void> {
   emit();
 }
 
+/** Reload the account's roles (registering a platform grants the platform role). */
+export async function refreshRoles(): Promise<void> {
+  const me = await api.me();
+  if (current) current = { ...current, roles: me.roles };
+  emit();
+}
+
 /** The wallet that signs for the signed-in account (reconnected after a reload). */
 export async function signingWallet(): Promise<Wallet> {
   if (!current) throw new Error("Sign in first.");

@@ -28,7 +28,7 @@ CHECKS: tuple[tuple[str, str], ...] = (
     ("hash", "The report's SHA-256 equals the report hash on-chain"),
     ("format", "The report is well-formed canonical JSON"),
     ("figures", "Recomputing the report's inputs gives its figures and Merkle tree"),
-    ("succession", "The report continues the previous epoch's report"),
+    ("succession", "The report continues the previous epoch's report, if there is one"),
     ("terms", "Every track's terms match the voice registry on-chain"),
     ("root", "The on-chain root, report hash and epoch total match the recomputation"),
 )

@@ -1,9 +1,13 @@
-"""The web app in a real browser: the creator trains a voice and signs its terms with a demo
-wallet; a fan accepts them, converts a vocal with live progress, A/Bs the result and publishes
-it; the creator approves the track with a signature, then retires the voice."""
+"""The web app in a real browser, the whole flow with demo wallets: the creator trains a voice
+and signs its terms; a fan accepts them, converts a vocal with live progress, A/Bs the result
+and publishes it; the creator listens to it and approves it with a signature; a platform opens
+and funds its channel in the console and its client streams the track with vouchers; the epoch
+settles; creator and fan see their earnings and claim them; the console shows usage and the
+timed withdrawal; the epoch verifies with the button; the creator retires the voice."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from datetime import UTC, datetime
@@ -22,6 +26,8 @@ from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 from web3 import Web3
 
 from contracts.deploy import connect
+from contracts.eip712 import escrow_domain
+from royalties.platform_meter import PlatformMeter
 from studio.routes import web
 from studio.settlement.epochs import settle_next
 from tests.e2e.conftest import Studio
@@ -33,6 +39,7 @@ pytestmark = pytest.mark.slow
 SR = 16_000
 TRAIN_TIMEOUT_MS = 120_000
 CONVERT_TIMEOUT_MS = 90_000
+PRICE = 2000  # the creator's price per play below: $0.002
 
 
 def _speech(speaker: str, texts: tuple[str, ...], out: Path, cache: Path) -> Path:
@@ -113,7 +120,100 @@ def _progress_at_100(page: Page, label: str) -> None:
     expect(bar).to_have_attribute("aria-valuenow", "100")
 
 
-def test_creator_and_fan_flow(
+def test_browser_wallet_signs_in_through_eip1193(studio: Studio, browser: BrowserContext) -> None:
+    """An injected wallet (window.ethereum) backed by a key held here: the app asks it for an
+    account and a personal_sign over the EIP-4361 message, exactly as with MetaMask."""
+    wallet = Account.create()
+    calls: list[str] = []
+
+    def request(method: str, params: list[Any]) -> Any:
+        calls.append(method)
+        if method in ("eth_requestAccounts", "eth_accounts"):
+            return [wallet.address]
+        if method == "eth_chainId":
+            return hex(studio.settings.chain_id)
+        if method == "personal_sign":
+            data, address = params
+            assert address.lower() == wallet.address.lower()
+            return wallet.sign_message(encode_defunct(hexstr=data)).signature.to_0x_hex()
+        raise ValueError(f"unsupported method {method}")
+
+    browser.expose_function("__testWalletRequest", request)
+    browser.add_init_script(
+        "window.ethereum = { request: ({ method, params }) => "
+        "window.__testWalletRequest(method, params ?? []), on() {}, removeListener() {} };"
+    )
+    console = ConsoleWatch(browser)
+    page = browser.pages[0] if browser.pages else browser.new_page()
+    console.watch(page)
+    page.goto(studio.base_url + "/sign-in?next=/creator")
+    expect(page.get_by_text("No browser wallet was detected")).to_have_count(0)
+    page.get_by_role("button", name="Connect browser wallet").click()
+    expect(page.get_by_role("button", name="Start as a creator")).to_be_visible()
+    account = page.locator(".account")
+    expect(account).to_contain_text("Signed in")
+    expect(account).to_contain_text(wallet.address[:6])
+    expect(account.get_by_text("Demo wallet")).to_have_count(0)
+    assert "eth_requestAccounts" in calls and "personal_sign" in calls
+    page.get_by_role("button", name="Start as a creator").click()
+    expect(page.get_by_role("heading", name="1. Reference recordings")).to_be_visible()
+    assert console.errors == []
+
+
+def test_served_with_spa_fallback_caching_and_csp(studio: Studio) -> None:
+    base = studio.base_url
+    with httpx.Client(base_url=base, timeout=10) as http:
+        index = http.get("/creator")
+        assert index.status_code == 200
+        assert index.headers["cache-control"] == "no-cache"
+        csp = index.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "connect-src 'self' blob:" in csp
+        nonce = re.search(r"'nonce-([^']+)'", csp)
+        assert nonce and f'content="{nonce.group(1)}"' in index.text
+        asset = re.search(r'src="(/assets/[^"]+\.js)"', index.text)
+        assert asset
+        js = http.get(asset.group(1))
+        assert js.status_code == 200 and "immutable" in js.headers["cache-control"]
+        assert http.get("/assets/missing-abc123.js").status_code == 404
+        assert "<title>Timbre</title>" in http.get("/.timbre-stamp").text  # not the stamp file
+        assert "<title>Timbre</title>" in http.get("/fan/../../pyproject.toml").text
+        # The API keeps its own answers.
+        missing = http.get("/v1/no-such-route")
+        assert missing.status_code == 404 and missing.json()["error"]["code"]
+        assert http.get("/healthz").json() == {"status": "ok"}
+        assert http.get("/openapi.json").json()["info"]["title"] == "Timbre"
+        assert http.post("/v1/no-such-route").status_code == 404
+
+
+def test_unbuilt_web_app_is_a_clear_503(studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(web, "DIST_DIR", studio.settings.var_dir / "no-dist")
+    r = httpx.get(studio.base_url + "/fan", timeout=10)
+    assert r.status_code == 503
+    error = r.json()["error"]
+    assert error["code"] == "web_app_not_built" and "make run" in error["message"]
+    assert httpx.get(studio.base_url + "/healthz", timeout=10).status_code == 200
+
+
+class LiveWorld(World):
+    """The settlement tests' money world, driving the live server over HTTP (sign-in messages
+    name its real address instead of the test client's)."""
+
+    def sign_in(self, name: str, *roles: str, wallet: Wallet | None = None) -> dict[str, str]:
+        w = wallet or Wallet.new()
+        base = str(self.client.base_url).rstrip("/")
+        nonce = self.client.get("/v1/auth/nonce").json()["nonce"]
+        message = w.siwe_message(nonce, domain=urlsplit(base).netloc, uri=base)
+        body = {"message": message, "signature": w.sign(message)}
+        r = self.client.post("/v1/auth/siwe", json=body)
+        assert r.status_code == 200, r.text
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        for role in roles:
+            assert self.client.post("/v1/me/roles", json={"role": role}, headers=headers).is_success
+        self.wallets[name], self.headers[name] = w, headers
+        return headers
+
+
+def test_whole_flow(
     studio: Studio, browser: BrowserContext, audio: dict[str, Path], screenshots: Path
 ) -> None:
     console = ConsoleWatch(browser)
@@ -125,7 +225,7 @@ def test_creator_and_fan_flow(
     page.goto(studio.base_url + "/")
     expect(page.get_by_role("heading", name="Voice catalogue")).to_be_visible()
     expect(page.get_by_text("No voices are licensed yet")).to_be_visible()
-    expect(page.get_by_role("link", name=re.compile("Platforms"))).to_contain_text("soon")
+    expect(page.get_by_role("link", name="Platform console")).to_be_visible()
 
     # --- creator: sign in, opt in, upload references ---------------------------------------
     _sign_in(page, "Demo creator", screenshots / "01-sign-in.png")
@@ -255,6 +355,15 @@ def test_creator_and_fan_flow(
     tracks = page.get_by_role("list", name="Your tracks")
     expect(tracks).to_contain_text("Awb sings my words")
     expect(tracks.locator("[data-track-status=pending_approval]")).to_have_count(1)
+
+    # Its page: the fan may listen while it waits (nobody else may yet).
+    tracks.get_by_role("link", name="Awb sings my words").click()
+    expect(page.get_by_role("heading", name="Awb sings my words")).to_be_visible()
+    expect(page.get_by_text("Waiting for the creator's approval")).to_be_visible()
+    expect(page.locator(".track-player .waveform[data-ready=true]")).to_have_count(1)
+    expect(page.get_by_role("button", name="Play “Awb sings my words”")).to_be_enabled()
+    page.screenshot(path=screenshots / "06b-track-page.png", full_page=True)
+    assert _unlabelled(page) == []
     _sign_out(page)
 
     # --- creator approves it with a wallet signature: registered on-chain -------------------
@@ -262,6 +371,11 @@ def test_creator_and_fan_flow(
     page.get_by_role("link", name="Creator studio").click()
     queue = page.get_by_role("list", name="Tracks waiting for your approval")
     expect(queue).to_contain_text("Awb sings my words")
+    # The creator listens before approving: the fan track's audio in a player.
+    expect(queue.locator(".track-player .waveform[data-ready=true]")).to_have_count(1)
+    queue.get_by_role("button", name="Play “Awb sings my words”").click()
+    expect(queue.get_by_role("button", name="Pause “Awb sings my words”")).to_be_visible()
+    queue.get_by_role("button", name="Pause “Awb sings my words”").click()
     page.screenshot(path=screenshots / "07-creator-approvals.png", full_page=True)
     queue.get_by_role("button", name="Approve “Awb sings my words” and sign").click()
     expect(
@@ -269,180 +383,155 @@ def test_creator_and_fan_flow(
     ).to_be_visible()
     expect(queue).to_contain_text("No fan tracks are waiting for you.")
 
-    # --- creator retires the voice: it leaves the catalogue --------------------------------
-    retire = page.get_by_role("button", name="Retire voice")
-    retire.click()
+    _platform_streams_settles_and_verifies(studio, page, screenshots, "Awb sings my words")
+
+    # --- the creator retires the voice: it leaves the catalogue, its track keeps its page --
+    _sign_out(page)
+    _sign_in(page, "Demo creator")
+    page.get_by_role("link", name="Creator studio").click()
+    page.get_by_role("button", name="Retire voice").click()
     page.get_by_role("button", name="Confirm: retire (no new tracks)").click()
     expect(page.get_by_text("“Awb Test Voice” is retired")).to_be_visible()
     expect(page.locator("[data-voice-status=retired]")).to_contain_text("Retired")
     page.get_by_role("link", name="Catalogue").click()
     expect(page.get_by_text("No voices are licensed yet")).to_be_visible()
-
-    # --- earnings and epochs: nothing settled yet (epochs last an hour here) ----------------
-    page.get_by_role("link", name="Earnings").click()
-    expect(page.get_by_role("heading", name="Your balance")).to_be_visible()
-    expect(page.get_by_text("Earned in total")).to_be_visible()
-    expect(page.get_by_role("button", name="Nothing to claim")).to_be_disabled()
-    expect(page.get_by_text("No settled epochs with earnings yet.")).to_be_visible()
-    expect(page.get_by_text("No plays of your tracks have been settled yet.")).to_be_visible()
-    page.screenshot(path=screenshots / "08-earnings.png", full_page=True)
-    page.get_by_role("link", name="Epochs").click()
-    expect(page.get_by_text("No epoch has been settled yet.")).to_be_visible()
-
+    expect(page.get_by_role("list", name="Published tracks")).to_contain_text("Awb sings my words")
     assert console.errors == []
 
 
-def test_browser_wallet_signs_in_through_eip1193(studio: Studio, browser: BrowserContext) -> None:
-    """An injected wallet (window.ethereum) backed by a key held here: the app asks it for an
-    account and a personal_sign over the EIP-4361 message, exactly as with MetaMask."""
-    wallet = Account.create()
-    calls: list[str] = []
-
-    def request(method: str, params: list[Any]) -> Any:
-        calls.append(method)
-        if method in ("eth_requestAccounts", "eth_accounts"):
-            return [wallet.address]
-        if method == "eth_chainId":
-            return hex(studio.settings.chain_id)
-        if method == "personal_sign":
-            data, address = params
-            assert address.lower() == wallet.address.lower()
-            return wallet.sign_message(encode_defunct(hexstr=data)).signature.to_0x_hex()
-        raise ValueError(f"unsupported method {method}")
-
-    browser.expose_function("__testWalletRequest", request)
-    browser.add_init_script(
-        "window.ethereum = { request: ({ method, params }) => "
-        "window.__testWalletRequest(method, params ?? []), on() {}, removeListener() {} };"
-    )
-    console = ConsoleWatch(browser)
-    page = browser.pages[0] if browser.pages else browser.new_page()
-    console.watch(page)
-    page.goto(studio.base_url + "/sign-in?next=/creator")
-    expect(page.get_by_text("No browser wallet was detected")).to_have_count(0)
-    page.get_by_role("button", name="Connect browser wallet").click()
-    expect(page.get_by_role("button", name="Start as a creator")).to_be_visible()
-    account = page.locator(".account")
-    expect(account).to_contain_text("Signed in")
-    expect(account).to_contain_text(wallet.address[:6])
-    expect(account.get_by_text("Demo wallet")).to_have_count(0)
-    assert "eth_requestAccounts" in calls and "personal_sign" in calls
-    page.get_by_role("button", name="Start as a creator").click()
-    expect(page.get_by_role("heading", name="1. Reference recordings")).to_be_visible()
-    assert console.errors == []
-
-
-def test_served_with_spa_fallback_caching_and_csp(studio: Studio) -> None:
-    base = studio.base_url
-    with httpx.Client(base_url=base, timeout=10) as http:
-        index = http.get("/creator")
-        assert index.status_code == 200
-        assert index.headers["cache-control"] == "no-cache"
-        csp = index.headers["content-security-policy"]
-        assert "script-src 'self'" in csp and "connect-src 'self' blob:" in csp
-        nonce = re.search(r"'nonce-([^']+)'", csp)
-        assert nonce and f'content="{nonce.group(1)}"' in index.text
-        asset = re.search(r'src="(/assets/[^"]+\.js)"', index.text)
-        assert asset
-        js = http.get(asset.group(1))
-        assert js.status_code == 200 and "immutable" in js.headers["cache-control"]
-        assert http.get("/assets/missing-abc123.js").status_code == 404
-        assert "<title>Timbre</title>" in http.get("/.timbre-stamp").text  # not the stamp file
-        assert "<title>Timbre</title>" in http.get("/fan/../../pyproject.toml").text
-        # The API keeps its own answers.
-        missing = http.get("/v1/no-such-route")
-        assert missing.status_code == 404 and missing.json()["error"]["code"]
-        assert http.get("/healthz").json() == {"status": "ok"}
-        assert http.get("/openapi.json").json()["info"]["title"] == "Timbre"
-        assert http.post("/v1/no-such-route").status_code == 404
-
-
-def test_unbuilt_web_app_is_a_clear_503(studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(web, "DIST_DIR", studio.settings.var_dir / "no-dist")
-    r = httpx.get(studio.base_url + "/fan", timeout=10)
-    assert r.status_code == 503
-    error = r.json()["error"]
-    assert error["code"] == "web_app_not_built" and "make run" in error["message"]
-    assert httpx.get(studio.base_url + "/healthz", timeout=10).status_code == 200
-
-
-class LiveWorld(World):
-    """The settlement tests' money world, driving the live server over HTTP (sign-in messages
-    name its real address instead of the test client's)."""
-
-    def sign_in(self, name: str, *roles: str, wallet: Wallet | None = None) -> dict[str, str]:
-        w = wallet or Wallet.new()
-        base = str(self.client.base_url).rstrip("/")
-        nonce = self.client.get("/v1/auth/nonce").json()["nonce"]
-        message = w.siwe_message(nonce, domain=urlsplit(base).netloc, uri=base)
-        body = {"message": message, "signature": w.sign(message)}
-        r = self.client.post("/v1/auth/siwe", json=body)
-        assert r.status_code == 200, r.text
-        headers = {"Authorization": f"Bearer {r.json()['token']}"}
-        for role in roles:
-            assert self.client.post("/v1/me/roles", json={"role": role}, headers=headers).is_success
-        self.wallets[name], self.headers[name] = w, headers
-        return headers
-
-
-def test_settled_earnings_are_shown_and_claimed(
-    studio: Studio, browser: BrowserContext, screenshots: Path
+def _platform_streams_settles_and_verifies(
+    studio: Studio, page: Page, screenshots: Path, track_title: str
 ) -> None:
-    """A platform streams a published track; the epoch settles; the creator sees the epoch's
-    earnings in the browser and claims them. Runs last: it moves the chain's clock an epoch on."""
+    """The money half of the flow, the platform's part through its console; the platform's
+    player server (vouchers over HTTP) and the settlement run are driven from here. Moves the
+    chain's clock on by an epoch and a withdrawal delay."""
     w3 = Web3(Web3.HTTPProvider(studio.node.rpc_url))
     http = httpx.Client(base_url=studio.base_url, timeout=30)
+    contracts = connect(w3, studio.deployment)
     world = LiveWorld(
-        studio.node,
-        cast(TestClient, http),
-        studio.services,
-        studio.deployment,
-        connect(w3, studio.deployment),
-        w3,
+        studio.node, cast(TestClient, http), studio.services, studio.deployment, contracts, w3
     )
     world.offset = max(0, studio.node.latest_timestamp() - int(time.time()))
     real_clock = studio.services.clock
     studio.services.clock = lambda: datetime.fromtimestamp(world.now(), UTC)
     try:
-        dev = studio.node.dev_accounts
-        # The demo wallets of the sign-in page are dev accounts 5 (creator), 6 (fan), 7.
-        world.sign_in("creator", "creator", wallet=Wallet(dev[5]))
-        world.sign_in("fan", "fan", wallet=Wallet(dev[6]))
-        voice = world.voice("creator", price=3000)
-        track = world.track("fan", voice, "Streamed track")
-        platform = world.platform("platform", 7, deposit=1_000_000)
-        epoch = [world.play(platform, track, 3000)["epoch"] for _ in range(3)][-1]
+        # --- platform: register, open and fund the channel, create an API key -------------
+        _sign_out(page)
+        _sign_in(page, "Demo platform")
+        page.get_by_role("link", name="Platform console").click()
+        page.get_by_label("Platform name").fill("Demo Radio")
+        page.get_by_role("button", name="Register platform").click()
+        page.get_by_role("button", name="Open the escrow channel").click()
+        expect(page.get_by_text(re.compile(r"Channel #\d+ is open"))).to_be_visible()
+        page.get_by_label("Amount (US dollars)", exact=True).fill("5")
+        expect(page.get_by_text("= 5000000 base units")).to_be_visible()
+        page.get_by_role("button", name="Get test dollars (demo chain faucet)").click()
+        expect(page.get_by_text("$5.00 of test dollars were minted")).to_be_visible()
+        page.get_by_role("button", name="Deposit into the channel").click()
+        expect(page.get_by_text("Deposited $5.00 into the channel.")).to_be_visible()
+        channel = page.get_by_label("Channel balance")
+        expect(channel).to_contain_text("$5.00")
+        page.get_by_label("Key name").fill("Demo player")
+        page.get_by_role("button", name="Create API key").click()
+        expect(page.get_by_text("Copy it now: it is shown only once.")).to_be_visible()
+        key = page.get_by_role("textbox", name="API key Demo player").input_value()
+        keys = page.get_by_role("table", name="API keys")
+        expect(keys).to_contain_text("Demo player")
+        expect(keys).to_contain_text("Active")
+        assert _unlabelled(page) == []
+
+        # --- the platform's player server streams the track: one voucher per play ---------
+        track = next(t for t in http.get("/v1/tracks").json() if t["title"] == track_title)
+        channel_id = int(contracts.escrow.functions.channelCount().call())
+        d, dev = studio.deployment, studio.node.dev_accounts[7]  # the "Demo platform" wallet
+        meter = PlatformMeter(channel_id, bytes(dev.key), escrow_domain(d.chain_id, d.escrow))
+        plays = []
+        for _ in range(3):
+            body = world.access_body(_Payer(meter), track, PRICE)
+            r = http.post("/v1/access", json=body, headers={"X-API-Key": key})
+            assert r.status_code == 201, r.text
+            plays.append(r.json())
+        stream = httpx.get(plays[0]["stream_url"], timeout=30)
+        assert hashlib.sha256(stream.content).hexdigest() == track["content_sha256"]
+
+        page.get_by_role("button", name="Refresh usage").click()
+        usage = page.get_by_role("table", name="Usage per track and epoch")
+        expect(usage).to_contain_text(track_title)
+        expect(usage.locator("tbody tr td")).to_have_text(
+            [track_title, str(plays[-1]["epoch"]), "3", "$0.006"]
+        )
+        expect(channel).to_contain_text("Pending liability$0.006")
+        page.screenshot(path=screenshots / "11-platform-console.png", full_page=True)
+
+        # --- the epoch settles: the escrow redeems the vouchers, the root is proposed --------
+        epoch = plays[-1]["epoch"]
         world.warp_past_epoch(epoch)
         outcome = settle_next(studio.services)
         assert outcome.status == "settled" and outcome.problems == [], outcome
         world.warp_past_window()
-        mine = http.get("/v1/payouts/me", headers=world.headers["creator"]).json()
-        expected = int(mine["claimable"])
-        assert expected == 3 * 3000 * 5000 // 10_000
 
-        console = ConsoleWatch(browser)
-        page = browser.pages[0] if browser.pages else browser.new_page()
-        console.watch(page)
-        page.goto(studio.base_url + "/")
-        _sign_in(page, "Demo creator")
-        page.get_by_role("link", name="Earnings").click()
-        expect(page.get_by_text("$0.0045").first).to_be_visible()
-        table = page.get_by_role("table", name="Earnings per epoch")
-        expect(table).to_contain_text(f"{epoch}")
-        expect(page.get_by_role("table", name=re.compile("Earnings per track"))).to_contain_text(
-            "Streamed track"
-        )
-        page.screenshot(path=screenshots / "09-earnings-settled.png", full_page=True)
-        page.get_by_role("button", name="Claim $0.0045").click()
-        expect(page.get_by_text("Claimed: the tokens are on their way")).to_be_visible()
-        expect(page.get_by_role("button", name="Nothing to claim")).to_be_disabled()
-        token = connect(w3, studio.deployment).token.functions
-        assert int(token.balanceOf(dev[5].address).call()) >= expected
+        # --- creator and fan see their earnings and claim -----------------------------------
+        token = contracts.token.functions
+        for who, dev_index, amount, text in (
+            ("Demo creator", 5, 3 * PRICE * 6000 // 10_000, "$0.0036"),
+            ("Demo fan", 6, 3 * PRICE * 2500 // 10_000, "$0.0015"),
+        ):
+            _sign_out(page)
+            _sign_in(page, who)
+            page.get_by_role("link", name="Earnings").click()
+            expect(page.get_by_role("table", name="Earnings per epoch")).to_contain_text(text)
+            expect(
+                page.get_by_role("table", name=re.compile("Earnings per track"))
+            ).to_contain_text(track_title)
+            if who == "Demo creator":
+                page.screenshot(path=screenshots / "09-earnings-settled.png", full_page=True)
+            holder = studio.node.dev_accounts[dev_index].address
+            before = int(token.balanceOf(holder).call())
+            page.get_by_role("button", name=f"Claim {text}").click()
+            expect(page.get_by_text("Claimed: the tokens are on their way")).to_be_visible()
+            expect(page.get_by_role("button", name="Nothing to claim")).to_be_disabled()
+            assert int(token.balanceOf(holder).call()) - before == amount
+
+        # --- anyone verifies the epoch in the browser ---------------------------------------
         page.get_by_role("link", name="Epochs").click()
         rows = page.get_by_role("table", name="Settled epochs, newest first")
-        expect(rows).to_contain_text("Download report")
-        page.screenshot(path=screenshots / "10-epochs.png", full_page=True)
-        assert console.errors == []
+        expect(rows.get_by_role("link", name="Download")).to_have_count(1)
+        page.get_by_role("button", name=f"Verify epoch {epoch}").click()
+        expect(page.get_by_role("heading", name=f"Epoch {epoch}: verified")).to_be_visible()
+        checks = page.get_by_role("list", name=f"Checks of epoch {epoch}")
+        expect(checks.locator("[data-check=passed]")).to_have_count(8)
+        page.screenshot(path=screenshots / "10-epochs-verified.png", full_page=True)
+
+        # --- the platform console: usage settled, then the timed withdrawal -----------------
+        _sign_out(page)
+        _sign_in(page, "Demo platform")
+        page.get_by_role("link", name="Platform console").click()
+        channel = page.get_by_label("Channel balance")
+        expect(channel).to_contain_text("Pending liability$0.00 —")
+        expect(channel).to_contain_text("Redeemed on-chain$0.006")
+        page.get_by_label("Withdrawal amount (US dollars)").fill("1")
+        page.get_by_role("button", name="Request withdrawal").click()
+        expect(page.get_by_text("Withdrawal of $1.00 requested.")).to_be_visible()
+        expect(page.get_by_role("timer")).to_contain_text(
+            re.compile(r"Ready to execute in (1 h 0 min 0 s|59 min)")
+        )
+        expect(page.get_by_role("button", name="Execute withdrawal")).to_be_disabled()
+        page.screenshot(path=screenshots / "12-platform-withdrawal.png", full_page=True)
+        world.warp(studio.deployment.withdrawal_delay_s + 1)
+        page.get_by_role("button", name="Refresh usage").click()
+        expect(page.get_by_role("timer")).to_contain_text("The delay has passed")
+        before = int(token.balanceOf(dev.address).call())
+        page.get_by_role("button", name="Execute withdrawal").click()
+        expect(page.get_by_text("Withdrawal executed")).to_be_visible()
+        assert int(token.balanceOf(dev.address).call()) - before == 1_000_000
+        expect(channel).to_contain_text("Balance$3.994 —")  # 5 - 0.006 redeemed - 1 withdrawn
     finally:
         studio.services.clock = real_clock
         http.close()
+
+
+class _Payer:
+    """What ``World.access_body`` needs of a platform: its voucher meter."""
+
+    def __init__(self, meter: PlatformMeter) -> None:
+        self.meter = meter

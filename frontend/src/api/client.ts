@@ -2,15 +2,21 @@
 
 import { ApiError, errorFromBody, NETWORK_ERROR } from "./errors";
 import type {
+  ApiKey,
+  ApiKeyCreated,
   ApprovalRequest,
+  Channel,
+  ChannelSetup,
   Config,
   ConvertJobIn,
   Epoch,
   EpochEarning,
+  EpochVerify,
   Job,
   JobResult,
   Me,
   Payout,
+  Platform,
   Role,
   SessionOut,
   SignedUrl,
@@ -18,7 +24,11 @@ import type {
   TermsIn,
   Track,
   TrackEarning,
+  TrackUsage,
   TrainJobIn,
+  TxOutcome,
+  TxParams,
+  TxStep,
   Upload,
   Voice,
 } from "./types";
@@ -132,6 +142,39 @@ export const api = {
   epochEarnings: () => request<EpochEarning[]>("GET", "/v1/payouts/me/epochs"),
   trackEarnings: () => request<TrackEarning[]>("GET", "/v1/payouts/me/tracks"),
   epochs: () => request<Epoch[]>("GET", "/v1/epochs"),
+  verifyEpoch: (n: number) => request<EpochVerify>("POST", `/v1/epochs/${n}/verify`),
+
+  track: (id: string) => request<Track>("GET", `/v1/tracks/${encodeURIComponent(id)}`),
+  publishedTracks: () => request<Track[]>("GET", "/v1/tracks"),
+  trackAudio: (id: string) => request<SignedUrl>("GET", `/v1/tracks/${encodeURIComponent(id)}/audio`),
+
+  myPlatform: () => request<Platform>("GET", "/v1/platforms/mine"),
+  registerPlatform: (name: string) => request<Platform>("POST", "/v1/platforms", { name }),
+  apiKeys: (platformId: string) =>
+    request<ApiKey[]>("GET", `/v1/platforms/${encodeURIComponent(platformId)}/api-keys`),
+  createApiKey: (platformId: string, name: string) =>
+    request<ApiKeyCreated>("POST", `/v1/platforms/${encodeURIComponent(platformId)}/api-keys`, { name }),
+  revokeApiKey: (platformId: string, keyId: string) =>
+    request<ApiKey>(
+      "DELETE",
+      `/v1/platforms/${encodeURIComponent(platformId)}/api-keys/${encodeURIComponent(keyId)}`,
+    ),
+  usage: (platformId: string) =>
+    request<TrackUsage[]>("GET", `/v1/platforms/${encodeURIComponent(platformId)}/usage`),
+  channel: () => request<Channel>("GET", "/v1/channels/mine"),
+  channelSetup: (amount: bigint) => request<ChannelSetup>("GET", `/v1/channels/setup?amount=${amount}`),
+  withdrawalSteps: (amount: bigint) => request<TxStep[]>("GET", `/v1/channels/withdrawal?amount=${amount}`),
+  linkChannel: (channelId: string) => request<Channel>("POST", "/v1/channels/link", { channel_id: channelId }),
+  faucet: (amount: bigint) =>
+    request<{ to: string; amount: string; tx_hash: string }>("POST", "/v1/channels/faucet", {
+      amount: amount.toString(),
+    }),
+  txParams: (step: TxStep) =>
+    request<TxParams>(
+      "GET",
+      `/v1/channels/transaction-params?to=${encodeURIComponent(step.to)}&data=${encodeURIComponent(step.data)}`,
+    ),
+  broadcast: (raw: string) => request<TxOutcome>("POST", "/v1/channels/transactions", { raw }),
 
   jobResult: (id: string) => request<JobResult>("GET", `/v1/jobs/${encodeURIComponent(id)}/result`),
 };

@@ -231,3 +231,98 @@ export interface Epoch {
   root_tx_hash: string | null;
   closed_at: string | null;
 }
+
+export interface Platform {
+  id: string;
+  name: string;
+  wallet_address: string;
+  channel_id: string | null;
+  created_at: string;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** A new key: `key` is shown once and never again (the studio keeps only its hash). */
+export interface ApiKeyCreated extends ApiKey {
+  key: string;
+}
+
+/** The escrow channel with the chain's clock (the timed exit counts in chain time). */
+export interface Channel {
+  channel_id: string;
+  platform_id: string;
+  signer: string;
+  balance: string;
+  claimed_onchain: string;
+  charged: string;
+  pending_liability: string;
+  available: string;
+  last_seq: number;
+  usage_size: number;
+  usage_root: string;
+  withdrawal_pending: boolean;
+  withdraw_amount: string;
+  withdraw_ready_at: number;
+  chain_time: number;
+  withdrawal_delay_s: number;
+}
+
+/** One transaction for the platform's wallet to send. */
+export interface TxStep {
+  description: string;
+  to: string;
+  data: string;
+  value: string;
+}
+
+export interface ChannelSetup {
+  chain_id: number;
+  escrow: string;
+  token: string;
+  channel_id: string | null;
+  faucet_available: boolean;
+  steps: TxStep[];
+}
+
+export interface TxParams {
+  chain_id: number;
+  sender: string;
+  to: string;
+  nonce: number;
+  gas: string;
+  max_fee_per_gas: string;
+  max_priority_fee_per_gas: string;
+}
+
+export interface TxOutcome {
+  tx_hash: string;
+  succeeded: boolean;
+  channel_id: string | null;
+}
+
+export interface TrackUsage {
+  epoch: number;
+  track_id: string;
+  track_onchain_id: string;
+  title: string;
+  plays: number;
+  amount: string;
+}
+
+export type CheckStatus = "passed" | "failed" | "not_reached";
+
+export interface EpochVerify {
+  epoch: number;
+  ok: boolean;
+  root: string | null;
+  report_sha256: string | null;
+  checks: { name: string; description: string; status: CheckStatus }[];
+  difference: { where: string; expected: string; reported: string } | null;
+}

@@ -10,6 +10,7 @@ import { clear, h, shortAddress } from "../ui/dom";
 export const cataloguePage: Page = ({ cfg }) => {
   const msg = notice();
   const list = h("ul", { class: "voice-grid", "aria-busy": "true" }, h("li", { class: "hint" }, "Loading voices…"));
+  const tracks = h("ul", { class: "track-links", "aria-label": "Published tracks" }, h("li", { class: "hint" }, "Loading tracks…"));
   const el = h(
     "div",
     { class: "page" },
@@ -22,7 +23,21 @@ export const cataloguePage: Page = ({ cfg }) => {
     ),
     msg.el,
     list,
+    h("h2", { class: "section-title" }, "Published tracks"),
+    tracks,
   );
+  api
+    .publishedTracks()
+    .then((ts) => {
+      clear(tracks);
+      if (!ts.length) tracks.append(h("li", { class: "empty" }, "No tracks are published yet."));
+      ts.forEach((t) =>
+        tracks.append(
+          h("li", {}, h("a", { href: `/track?id=${encodeURIComponent(t.id)}` }, t.title), h("span", { class: "hint" }, ` by fan `, h("span", { class: "mono" }, shortAddress(t.fan_address)))),
+        ),
+      );
+    })
+    .catch((err) => msg.error(err));
   api
     .voices()
     .then((voices) => {

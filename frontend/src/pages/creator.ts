@@ -7,6 +7,7 @@ import { jobProgress } from "../components/jobProgress";
 import { notice } from "../components/notice";
 import { termsForm } from "../components/termsForm";
 import { termsSummary } from "../components/termsSummary";
+import { trackPlayer, type TrackPlayer } from "../components/trackPlayer";
 import { trackStatusText } from "../components/trackStatus";
 import { uploader } from "../components/uploader";
 import type { Page } from "../router";
@@ -285,11 +286,14 @@ export const creatorPage: Page = ({ cfg }) => {
   // --- 4. fan tracks waiting for approval --------------------------------------------------
   const approvalsMsg = notice();
   const approvalList = h("ul", { class: "voice-list", "aria-label": "Tracks waiting for your approval" });
+  let players: TrackPlayer[] = [];
   const loadApprovals = () =>
     api
       .approvals()
       .then((tracks) => {
         if (disposed) return;
+        players.forEach((p) => p.destroy());
+        players = [];
         clear(approvalList);
         if (!tracks.length) approvalList.append(h("li", { class: "empty" }, "No fan tracks are waiting for you."));
         tracks.forEach((t) => approvalList.append(approvalCard(t)));
@@ -322,11 +326,14 @@ export const creatorPage: Page = ({ cfg }) => {
       }),
     );
     reject.addEventListener("click", () => void act(() => api.rejectTrack(t.id)));
+    const player = trackPlayer(t);
+    players.push(player);
     return h(
       "li",
       { class: "card track-card" },
       h("h3", {}, t.title),
       h("p", { class: "hint" }, "by fan ", h("span", { class: "mono" }, shortAddress(t.fan_address)), ` · ${new Date(t.created_at).toLocaleString()}`),
+      player.el,
       h("div", { class: "row" }, approve, reject),
     );
   };
@@ -357,6 +364,7 @@ export const creatorPage: Page = ({ cfg }) => {
       disposed = true;
       progress.stop();
       preview.pause();
+      players.forEach((p) => p.destroy());
     },
   };
 };

@@ -320,7 +320,7 @@ export const fanPage: Page = ({ cfg, params }) => {
             h(
               "li",
               { class: "card track-card" },
-              h("h3", {}, t.title),
+              h("h3", {}, h("a", { href: `/track?id=${encodeURIComponent(t.id)}` }, t.title)),
               h("p", {}, trackStatusBadge(t)),
               t.tx_hash ? h("p", { class: "hint mono" }, `Registration transaction ${shortAddress(t.tx_hash)}`) : null,
             ),

@@ -2,6 +2,7 @@
 // — one of the local chain's public dev keys, offered by /v1/config only in demo mode.
 
 import {
+  createPublicClient,
   createWalletClient,
   custom,
   getAddress,
@@ -22,12 +23,27 @@ export function fromJson(json: TypedDataJson): TypedData {
   return { domain: json.domain, types, primaryType: json.primaryType, message: json.message } as TypedData;
 }
 
+/** An EIP-1559 transaction ready to sign (fees in wei). */
+export interface UnsignedTx {
+  chainId: number;
+  nonce: number;
+  to: Address;
+  data: Hex;
+  gas: bigint;
+  maxFeePerGas: bigint;
+  maxPriorityFeePerGas: bigint;
+}
+
 export interface Wallet {
   kind: "injected" | "demo";
   label: string;
   address: Address;
   signMessage(message: string): Promise<Hex>;
   signTypedData(data: TypedData): Promise<Hex>;
+  /** Demo wallets sign transactions that the studio broadcasts (they have no node of their own). */
+  signTransaction?(tx: UnsignedTx): Promise<Hex>;
+  /** Injected wallets send transactions themselves; resolves with the hash once mined. */
+  sendTransaction?(to: Address, data: Hex): Promise<{ hash: Hex; logs: readonly { address: Address; topics: readonly Hex[]; data: Hex }[]; success: boolean }>;
 }
 
 declare global {
@@ -48,6 +64,7 @@ export function demoWallet(label: string, privateKey: string): Wallet {
     address: account.address,
     signMessage: (message) => account.signMessage({ message }),
     signTypedData: (data) => account.signTypedData(data),
+    signTransaction: (tx) => account.signTransaction({ ...tx, type: "eip1559" }),
   };
 }
 
@@ -68,5 +85,10 @@ export async function injectedWallet(request = true): Promise<Wallet> {
     address,
     signMessage: (message) => client.signMessage({ account: address, message }),
     signTypedData: (data) => client.signTypedData({ account: address, ...data }),
+    sendTransaction: async (to, data) => {
+      const hash = await client.sendTransaction({ account: address, chain: null, to, data });
+      const receipt = await createPublicClient({ transport: custom(provider) }).waitForTransactionReceipt({ hash });
+      return { hash, logs: receipt.logs, success: receipt.status === "success" };
+    },
   };
 }
