@@ -19,6 +19,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 from web3 import Web3
 
+from contracts.eip712 import SECP256K1_N
 from studio.auth.erc1271 import is_valid_erc1271_signature
 from studio.db.models import AuthNonce
 from studio.errors import Unauthorized, Unprocessable
@@ -101,14 +102,26 @@ def verify_sign_in(
     return address
 
 
+def _high_s(signature: str) -> bool:
+    try:
+        raw = bytes.fromhex(signature.removeprefix("0x"))
+    except ValueError:
+        return False
+    return len(raw) == 65 and int.from_bytes(raw[32:64], "big") > SECP256K1_N // 2
+
+
 def _signature_ok(
     parsed: siwe.SiweMessage, signature: str, now: datetime, chain: Web3 | None, address: str
 ) -> bool:
-    try:
-        parsed.verify(signature, domain=parsed.domain, nonce=parsed.nonce, timestamp=now)
-        return True
-    except siwe.VerificationError:
-        pass
+    # The siwe package recovers the malleable high-s twin of a signature to the same address;
+    # refuse it for EOAs as OpenZeppelin's ECDSA (and our EIP-712 checks) do. A contract
+    # wallet's own isValidSignature still decides for its signatures below.
+    if not _high_s(signature):
+        try:
+            parsed.verify(signature, domain=parsed.domain, nonce=parsed.nonce, timestamp=now)
+            return True
+        except siwe.VerificationError:
+            pass
     if chain is None:
         return False
     try:
