@@ -160,6 +160,55 @@ def test_browser_wallet_signs_in_through_eip1193(studio: Studio, browser: Browse
     assert console.errors == []
 
 
+def test_platform_console_with_a_browser_wallet(studio: Studio, browser: BrowserContext) -> None:
+    """With an injected wallet the console's set-up steps are sent by the wallet itself
+    (eth_sendTransaction) and the channel id is read from the receipt through the same
+    provider. The wallet here is anvil's dev account 8 (unlocked: anvil signs for it)."""
+    dev = studio.node.dev_accounts[8]
+    w3 = Web3(Web3.HTTPProvider(studio.node.rpc_url))
+    calls: list[str] = []
+
+    def request(method: str, params: list[Any]) -> Any:
+        calls.append(method)
+        if method in ("eth_requestAccounts", "eth_accounts"):
+            return [dev.address]
+        if method == "personal_sign":
+            data, _address = params
+            return dev.sign_message(encode_defunct(hexstr=data)).signature.to_0x_hex()
+        if method == "eth_sendTransaction":
+            assert params[0]["from"].lower() == dev.address.lower()
+        answer = w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if "error" in answer:
+            raise ValueError(str(answer["error"]))
+        return answer["result"]
+
+    browser.expose_function("__testWalletRequest", request)
+    browser.add_init_script(
+        "window.ethereum = { request: ({ method, params }) => "
+        "window.__testWalletRequest(method, params ?? []), on() {}, removeListener() {} };"
+    )
+    console = ConsoleWatch(browser)
+    page = browser.pages[0] if browser.pages else browser.new_page()
+    console.watch(page)
+    page.set_default_timeout(15_000)
+    page.goto(studio.base_url + "/sign-in?next=/platform")
+    page.get_by_role("button", name="Connect browser wallet").click()
+    page.get_by_label("Platform name").fill("Wallet Radio")
+    page.get_by_role("button", name="Register platform").click()
+    page.get_by_role("button", name="Open the escrow channel").click()
+    expect(page.get_by_text(re.compile(r"Channel #\d+ is open"))).to_be_visible()
+    page.get_by_label("Amount (US dollars)", exact=True).fill("2")
+    page.get_by_role("button", name="Get test dollars (demo chain faucet)").click()
+    expect(page.get_by_text("$2.00 of test dollars were minted")).to_be_visible()
+    page.get_by_role("button", name="Deposit into the channel").click()
+    expect(page.get_by_text("Deposited $2.00 into the channel.")).to_be_visible()
+    expect(page.get_by_label("Channel balance")).to_contain_text("Balance$2.00 —")
+    assert calls.count("eth_sendTransaction") == 3  # open, approve, deposit
+    assert "eth_getTransactionReceipt" in calls
+    assert _unlabelled(page) == []
+    assert console.errors == []
+
+
 def test_served_with_spa_fallback_caching_and_csp(studio: Studio) -> None:
     base = studio.base_url
     with httpx.Client(base_url=base, timeout=10) as http:
@@ -501,6 +550,7 @@ def _platform_streams_settles_and_verifies(
         checks = page.get_by_role("list", name=f"Checks of epoch {epoch}")
         expect(checks.locator("[data-check=passed]")).to_have_count(8)
         page.screenshot(path=screenshots / "10-epochs-verified.png", full_page=True)
+        assert _unlabelled(page) == []
 
         # --- the platform console: usage settled, then the timed withdrawal -----------------
         _sign_out(page)

@@ -440,6 +440,12 @@ function consoleParts(cfg: Config, platform: Platform, disposed: () => boolean, 
     usageBox,
   );
 
+  // The faucet exists only on dev chains: offer it only there.
+  faucetButton.hidden = true;
+  api
+    .channelSetup(0n)
+    .then((setup) => (faucetButton.hidden = !setup.faucet_available))
+    .catch((err) => chanMsg.error(err));
   void loadChannel();
   void loadKeys();
   void loadUsage();
