@@ -167,8 +167,10 @@ def _broadcast(chain: SettlementChain, platform: Platform, raw_hex: str) -> TxOu
         raise BadRequest("Not a signed EIP-1559 transaction.", code="bad_transaction") from exc
     if sender.lower() != platform.wallet_address.lower():
         raise Forbidden("The transaction is not signed by the platform's wallet.", code="not_owner")
-    if int(tx.get("chainId", 0)) != chain.deployment.chain_id or not tx.get("to"):
+    if int(tx.get("chainId", 0)) != chain.deployment.chain_id:
         raise BadRequest("The transaction is for another chain.", code="wrong_chain")
+    if not tx.get("to"):
+        raise Forbidden("Contract creations are not relayed here.", code="bad_target")
     _set_up_target(chain, "0x" + bytes(tx["to"]).hex())
     try:
         tx_hash = chain.w3.eth.send_raw_transaction(raw)
