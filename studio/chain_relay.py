@@ -24,6 +24,7 @@ from contracts.transact import transact
 from studio.db.models import Account as AccountRow
 from studio.db.models import ModelTerms, VoiceModel
 from studio.services import Services
+from studio.settlement.chain import answers_503
 
 log = logging.getLogger("studio.chain")
 
@@ -59,6 +60,7 @@ def signed_terms(row: ModelTerms, vm: VoiceModel, creator: AccountRow) -> Signed
     )
 
 
+@answers_503  # a provider's 5xx or a timeout is the chain being unavailable, not a 500
 def registry_nonce(services: Services, address: str) -> int:
     if services.chain is None or services.deployment is None:
         return 0
