@@ -39,8 +39,10 @@ def settle_pass(
 def _once(services: Services, echo: Callable[[str], None]) -> SettleOutcome:
     try:
         outcome = settle_next(services)
-    except (RoyaltiesError, TimbreError) as exc:
-        # The chain contradicts the settlement, or a backend is missing: a person must look.
+    except (RoyaltiesError, TimbreError, OSError) as exc:
+        # The chain contradicts the settlement, or a backend is missing or not answering (an
+        # unreachable RPC, a transaction not mined yet): a person must look, or the next pass
+        # resumes.
         message = exc.message if isinstance(exc, TimbreError) else str(exc)
         outcome = SettleOutcome("failed", message, problems=[message])
     echo(f"{outcome.status}: {outcome.message}")
