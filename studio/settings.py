@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     train_time_budget_s: float = Field(default=30 * 60.0, gt=0)
     train_method: Literal["baseline", "neural"] = "neural"
     model_cache_size: int = Field(default=8, ge=1)
+    # Loaded voice models a worker keeps, by the bytes their weights and retrieval index hold
+    # (least recently used evicted first; a model a running job uses never is).
+    model_cache_bytes: int = Field(default=2 * 1024**3, ge=1)
+    # Micro-batching: conversion chunks of concurrently running jobs that share a model are
+    # rendered together, up to this many per batch, waiting at most this long for company.
+    render_batch_size: int = Field(default=16, ge=1)
+    render_batch_wait_ms: float = Field(default=5.0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
     # --- request limits -------------------------------------------------------------------

@@ -38,6 +38,9 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=settings.celery_queue,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,  # keep our JSON log lines
+        # ...and let them reach stderr: a redirected stderr would feed them back into logging,
+        # where they were dropped
+        worker_redirect_stdouts=False,
         broker_transport_options={
             "visibility_timeout": settings.celery_visibility_timeout_s,
             "unacked_restore_interval": 1,
@@ -64,14 +67,17 @@ class _WorkerState:
     models: ModelCache | None = None
 
 
+_STATE_LOCK = threading.Lock()
+
+
 def _runtime() -> JobRuntime:
-    if _WorkerState.services is None:
-        services = build_services(get_settings())
-        s = services.settings
-        _WorkerState.services = services
-        _WorkerState.models = ModelCache(
-            services.store, s.var_dir / "models", capacity=s.model_cache_size, device=s.device
-        )
+    # With --pool=threads several tasks start at once: build one set of services and one
+    # model cache (hence one micro-batcher per model) for all of them.
+    with _STATE_LOCK:
+        if _WorkerState.services is None:
+            services = build_services(get_settings())
+            _WorkerState.models = ModelCache.for_settings(services.store, services.settings)
+            _WorkerState.services = services
     assert _WorkerState.services is not None and _WorkerState.models is not None
     return JobRuntime(_WorkerState.services, _WorkerState.models, worker_name("celery"))
 

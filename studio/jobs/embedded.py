@@ -33,10 +33,7 @@ class EmbeddedWorkers:
     def __init__(self, services: Services, count: int) -> None:
         self.services = services
         self.count = count
-        s = services.settings
-        self.models = ModelCache(
-            services.store, s.var_dir / "models", capacity=s.model_cache_size, device=s.device
-        )
+        self.models = ModelCache.for_settings(services.store, services.settings)
         self._stop = threading.Event()
         self._wake = threading.Condition()
         self._threads: list[threading.Thread] = []

@@ -142,10 +142,6 @@ def _run_convert(rt: JobRuntime, job: Job, work: Path, report: Reporter) -> str:
         artifact = vm.artifact_sha256 if vm is not None else None
     if artifact is None:
         raise VoiceModelError("The voice model has no trained artifact.")
-    report(0.01, "loading model")
-    model = rt.models.get(artifact)
-    vocal_path = _download(rt, vocal, work, "input")
-    backing_path = _download(rt, backing, work, "accompaniment") if backing else None
     params: dict[str, Any] = job.params
     options = ConvertOptions(
         transpose=float(params.get("transpose", 0.0)),
@@ -153,14 +149,21 @@ def _run_convert(rt: JobRuntime, job: Job, work: Path, report: Reporter) -> str:
         protect=float(params.get("protect", 0.33)),
     )
     out = work / "converted.wav"
-    convert_file(
-        model,
-        vocal_path,
-        out,
-        options=options,
-        accompaniment=backing_path,
-        progress=lambda f, s: report(0.05 + 0.9 * f, s),
-    )
+    report(0.01, "loading model")
+    # Leased: never evicted while this job runs. Its chunks go through the model's
+    # micro-batcher, rendered together with those of other jobs using the same model.
+    with rt.models.lease(artifact) as loaded:
+        vocal_path = _download(rt, vocal, work, "input")
+        backing_path = _download(rt, backing, work, "accompaniment") if backing else None
+        convert_file(
+            loaded.model,
+            vocal_path,
+            out,
+            options=options,
+            accompaniment=backing_path,
+            progress=lambda f, s: report(0.05 + 0.9 * f, s),
+            render=loaded.render,
+        )
     report(0.97, "storing result")
     return rt.services.store.put_file(out, content_type="audio/wav").sha256
 

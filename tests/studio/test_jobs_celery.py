@@ -4,6 +4,7 @@ processes; a worker SIGKILLed mid-job has its job re-run by another worker, fini
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -64,13 +65,19 @@ class Workers:
     def __init__(self, env: dict[str, str], root: Path) -> None:
         self.env, self.root, self.procs = env, root, []  # type: ignore[var-annotated]
 
-    def start(self, name: str) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, *, concurrency: int = 1, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         var = self.root / name
         var.mkdir(parents=True, exist_ok=True)
         with (var / "worker.log").open("wb") as log:
             proc = subprocess.Popen(
-                [str(Path(sys.executable).parent / "timbre"), "worker"],
-                env={**os.environ, **self.env, "TIMBRE_VAR_DIR": str(var)},
+                [
+                    str(Path(sys.executable).parent / "timbre"),
+                    "worker",
+                    f"--concurrency={concurrency}",
+                ],
+                env={**os.environ, **self.env, **(env or {}), "TIMBRE_VAR_DIR": str(var)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -176,3 +183,35 @@ def test_conversion_end_to_end_and_worker_killed_mid_job(
     # give a duplicate delivery time to show up: it must not run the job again
     time.sleep(5)
     assert api.get(f"/v1/jobs/{job['id']}", headers=fan).json()["attempts"] == 2
+
+
+def test_a_threaded_worker_batches_the_chunks_of_concurrent_conversions(
+    api: TestClient, workers: Workers, tmp_path: Path
+) -> None:
+    """``timbre worker --concurrency 2`` runs two jobs in threads sharing one model cache, so
+    their chunks meet in the model's micro-batcher."""
+    services = _services(api)
+    proc = workers.start("threads", concurrency=2, env={"TIMBRE_RENDER_BATCH_WAIT_MS": "20000"})
+    creator = sign_in(api, Wallet.new(), roles=("creator",))
+    refs = [upload(api, creator, speech("rms", 3, tmp_path, start=0))]
+    body = {"kind": "train", "upload_ids": refs, "name": "Rms", "method": "baseline"}
+    trained = wait_done(api, creator, api.post("/v1/jobs", json=body, headers=creator).json()["id"])
+    assert trained["status"] == "succeeded", trained
+    voice_id = trained["voice_model_id"]
+    activate(services, voice_id)
+    fan = sign_in(api, Wallet.new(), roles=("fan",))
+    api.post(f"/v1/voices/{voice_id}/accept", json={"terms_version": 1}, headers=fan)
+    ids = []
+    for start, sentences in ((10, 1), (12, 2)):
+        up = upload(api, fan, speech("awb", sentences, tmp_path, start=start))
+        job = {"kind": "convert", "upload_id": up, "voice_model_id": voice_id}
+        ids.append(api.post("/v1/jobs", json=job, headers=fan).json()["id"])
+    done = [wait_done(api, fan, job_id) for job_id in ids]
+    assert all(j["status"] == "succeeded" for j in done), done
+    assert all(services.store.exists(j["result_sha256"]) for j in done)
+    assert proc.poll() is None
+    log = (tmp_path / "threads" / "worker.log").read_text(errors="replace").splitlines()
+    figures = [
+        json.loads(line) for line in log if line.startswith("{") and '"model batching"' in line
+    ]
+    assert figures and max(f["largest"] for f in figures) == 2, log[-20:]
