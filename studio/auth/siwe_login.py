@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import siwe
 from eth_account.messages import _hash_eip191_message, encode_defunct
+from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
@@ -120,7 +121,7 @@ def _signature_ok(
         try:
             parsed.verify(signature, domain=parsed.domain, nonce=parsed.nonce, timestamp=now)
             return True
-        except siwe.VerificationError:
+        except (siwe.VerificationError, BadSignature):  # BadSignature: r is not on the curve
             pass
     if chain is None:
         return False
