@@ -129,6 +129,15 @@ def verify_terms_signature(
         raise Forbidden(
             "The terms are not signed by the voice's creator.", code="terms_bad_signature"
         )
+    # Sent again, the same signed terms would be adopted as a new version (the relay takes
+    # on-chain terms matching a spent nonce as its own earlier send) and every fan's acceptance
+    # of the current version would lapse. Other terms under a spent nonce: the registry refuses.
+    if any(_same_terms(t, terms) for t in vm.terms):
+        raise Conflict(
+            "These signed terms were already submitted; sign new terms with the next nonce.",
+            code="terms_replayed",
+            detail={"nonce": str(terms.nonce)},
+        )
     # A payout address other than the creator must prove it can sign on this chain (a wallet
     # that exists only on another chain could be taken by whoever deploys it here).
     if terms.payout != terms.creator and not (
@@ -138,6 +147,28 @@ def verify_terms_signature(
             "The payout address must also sign these terms.", code="payout_signature_missing"
         )
     return terms
+
+
+def _same_terms(row: ModelTerms, terms: SignedTerms) -> bool:
+    return (
+        int(row.nonce),
+        row.payout_address,
+        row.creator_bps,
+        row.fan_bps,
+        row.platform_bps,
+        int(row.price_per_play),
+        row.approval_required,
+        row.metadata_uri or "",
+    ) == (
+        terms.nonce,
+        terms.payout,
+        terms.creator_bps,
+        terms.fan_bps,
+        terms.platform_bps,
+        terms.price_per_play,
+        terms.approval_required,
+        terms.metadata_uri,
+    )
 
 
 def _signed_by(chain: Web3, digest: bytes, signature_hex: str, address: str) -> bool:
