@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+HEX_BYTES = r"^0x(?:[0-9a-fA-F]{2}){1,1024}$"  # whole bytes: an odd digit was a 500 (fromhex)
+
 
 class ErrorDetail(BaseModel):
     code: str
@@ -172,11 +174,12 @@ class TermsIn(BaseModel):
     approval_required: bool = False
     metadata_uri: str = Field(default="", max_length=512)
     nonce: str = Field(pattern=r"^[0-9]{1,78}$")
-    deadline: int = Field(gt=0, description="Unix seconds")
-    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{2,2048}$")
+    # Stored as a datetime: at most 9999-12-31T23:59:59Z.
+    deadline: int = Field(gt=0, le=253_402_300_799, description="Unix seconds")
+    signature: str = Field(pattern=HEX_BYTES)
     payout_signature: str | None = Field(
         default=None,
-        pattern=r"^0x[0-9a-fA-F]{2,2048}$",
+        pattern=HEX_BYTES,
         description="Needed when the payout address is not the creator: proves control of it",
     )
 
