@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
 
-HEX_SIG = r"^0x[0-9a-fA-F]{2,2048}$"
+HEX_SIG = r"^0x(?:[0-9a-fA-F]{2}){1,1024}$"  # whole bytes: an odd digit was a 500 (fromhex)
 AMOUNT = r"^[0-9]{1,78}$"
 UINT64_MAX = 2**64 - 1
 
@@ -52,7 +52,8 @@ class ApprovalRequestOut(BaseModel):
 
 
 class ApprovalIn(BaseModel):
-    deadline: int = Field(gt=0, le=UINT64_MAX, description="Unix seconds, as signed")
+    # Stored in a BIGINT column (signed 64 bits): a larger deadline was a 500 at commit.
+    deadline: int = Field(gt=0, le=2**63 - 1, description="Unix seconds, as signed")
     signature: str = Field(pattern=HEX_SIG)
 
 
