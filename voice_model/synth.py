@@ -16,11 +16,11 @@ Shapes: ``f0`` ``(B, T)`` Hz (0 = unvoiced); ``sp``, ``ap`` ``(B, T, F)`` with
 ``F = n_fft // 2 + 1``; output ``(B, (T - 1) * hop)`` samples; phases in cycles.
 
 ``synthesize_padded`` renders items of different lengths in one batch (padded to the longest):
-every item's samples are the same as when it is rendered alone. Padding is harmless because
-each output sample reads only its own two neighbouring frames, the noise is zeroed past each
-item's end (a lone render's STFT pads with zeros there), the inverse STFT runs per item, and
-harmonics are summed in fixed groups in a fixed order, so extra (silent) harmonics that a batch
-with a lower F0 needs add exact zeros.
+every item's samples are those of rendering it alone, up to float rounding. Padding is harmless
+because each output sample reads only its own two neighbouring frames, the noise is zeroed past
+each item's end (a lone render's STFT pads with zeros there), the inverse STFT runs per item,
+and the extra harmonics a batch with a lower F0 needs are above each item's Nyquist limit, so
+they add zeros.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ UNVOICED_PHASE_HZ = 100.0
 # features (measured on speech at 24 kHz: periodic and aperiodic parts separately).
 PERIODIC_GAIN = 1.0
 NOISE_GAIN = 0.67
-HARMONIC_GROUP = 16  # harmonics summed together; groups are then added in order
 
 
 @lru_cache(maxsize=4)
@@ -84,11 +83,6 @@ def pulse_phase_rows(
     return torch.stack(rows)
 
 
-def _whole_groups(k: int) -> int:
-    """``k`` rounded up to whole ``HARMONIC_GROUP``s (the extra harmonics are above Nyquist)."""
-    return -(-max(k, 1) // HARMONIC_GROUP) * HARMONIC_GROUP
-
-
 def harmonics(
     f0_frames: torch.Tensor,
     f0s: torch.Tensor,
@@ -111,7 +105,7 @@ def harmonics(
     b, t, n_bins = power.shape
     n = f0s.shape[-1]
     nyquist = sample_rate / 2
-    k_max = _whole_groups(int(nyquist / max(float(f0_frames.min()), 40.0)))
+    k_max = int(nyquist / max(float(f0_frames.min()), 40.0))
     k = torch.arange(1, k_max + 1, device=f0s.device, dtype=power.dtype)
     bin_hz = nyquist / (n_bins - 1)
     freqs = f0_frames[..., None].to(power.dtype) * k  # (B, T, K)
@@ -129,17 +123,12 @@ def harmonics(
         fr = frame_pos[start:stop]
         lo = fr.floor().long().clamp(max=t - 1)
         hi = (lo + 1).clamp(max=t - 1)
-        kb = min(k_max, _whole_groups(int(nyquist / max(float(f0s[:, start:stop].min()), 40.0))))
+        kb = min(k_max, int(nyquist / max(float(f0s[:, start:stop].min()), 40.0)))
         wt = (fr - lo.to(fr.dtype))[None, :, None]
         amp = amp_frames[:, lo, :kb] * (1 - wt) + amp_frames[:, hi, :kb] * wt  # (B, S, K)
         below = (f0s[:, start:stop, None].to(amp.dtype) * k[:kb]) < nyquist
         ph = frac[:, start:stop, None] * k[:kb]
-        terms = amp * below * torch.cos(2 * torch.pi * ph)  # (B, S, K)
-        # Whole groups added in order: the sum does not depend on how many (silent, above
-        # Nyquist) harmonics past an item's own need a batch adds, so batched == alone.
-        wave = terms[..., :HARMONIC_GROUP].sum(-1)
-        for g in range(HARMONIC_GROUP, kb, HARMONIC_GROUP):
-            wave = wave + terms[..., g : g + HARMONIC_GROUP].sum(-1)
+        wave = (amp * below * torch.cos(2 * torch.pi * ph)).sum(-1)
         out[:, start:stop] = wave * voiced[:, start:stop]
     return out
 
