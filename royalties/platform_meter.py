@@ -8,7 +8,8 @@ Amounts in token base units; times in unix seconds.
 
 from __future__ import annotations
 
-from contracts.eip712 import Eip712Domain, Voucher, sign_voucher
+from contracts.eip712 import Eip712Domain, Voucher
+from royalties.fastsig import Signer, voucher_digest
 from royalties.usage_log import UsageFrontier, UsageRecord
 
 
@@ -18,7 +19,7 @@ class PlatformMeter:
     def __init__(self, channel_id: int, private_key: bytes, domain: Eip712Domain) -> None:
         self.channel_id = channel_id
         self.domain = domain
-        self._key = private_key
+        self._signer = Signer(private_key)
         self.seq = 0
         self.cumulative = 0
         self.usage = UsageFrontier()
@@ -30,7 +31,7 @@ class PlatformMeter:
         record = UsageRecord(self.seq + 1, track_id, price, timestamp)
         usage = self.usage.append(record)
         voucher = Voucher(self.channel_id, self.cumulative + price, usage.root(), record.seq)
-        signature = sign_voucher(self._key, self.domain, voucher)
+        signature = self._signer.sign(voucher_digest(self.domain, voucher))
         self._undo = (self.seq, self.cumulative, self.usage)
         self.seq, self.cumulative, self.usage = record.seq, voucher.cumulative_amount, usage
         self.records.append(record)

@@ -35,7 +35,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from contracts.eip712 import Eip712Domain, SignatureError, Voucher, recover_digest, voucher_digest
+from eth_utils.address import to_checksum_address
+
+from contracts.eip712 import Eip712Domain, SignatureError, Voucher
+from royalties.fastsig import recover_address, voucher_digest
 from royalties.usage_log import UsageFrontier, UsageRecord
 
 MAX_CLOCK_SKEW_S = 300
@@ -203,15 +206,15 @@ def accept_voucher(
             )
     else:
         try:
-            signer = recover_digest(digest, signature)
+            signer = recover_address(digest, signature)
         except SignatureError as exc:
             return _reject(Reason.BAD_SIGNATURE, str(exc))
-        if signer.lower() != state.signer.lower():  # a checksum would cost two more keccaks
+        if signer != bytes.fromhex(state.signer[2:]):  # raw bytes: no checksum to compute
             return _reject(
                 Reason.WRONG_SIGNER,
                 "voucher is not signed by the channel's signer",
                 signer=state.signer,
-                recovered=signer,
+                recovered=to_checksum_address(signer),
             )
     new_state = replace(
         state,

@@ -10,7 +10,9 @@ from eth_account import Account
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contracts import eip712
 from contracts.eip712 import SECP256K1_N, Voucher, escrow_domain, sign_voucher
+from royalties import fastsig
 from royalties.platform_meter import PlatformMeter
 from royalties.usage_log import inclusion_proof, usage_root, verify_inclusion
 from royalties.vouchers import (
@@ -173,3 +175,43 @@ def test_only_honest_vouchers_move_the_state(actions: list[tuple[str, int]]) -> 
             assert state == before
         assert state.charged == charged == meter.cumulative
         assert state.usage.root() == usage_root(meter.records)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    key=st.integers(1, SECP256K1_N - 1),
+    channel=st.integers(0, 2**256 - 1),
+    amount=st.integers(0, 2**256 - 1),
+    root=st.binary(min_size=32, max_size=32),
+    seq=st.integers(0, 2**64 - 1),
+    chain_id=st.integers(1, 2**64),
+)
+def test_the_fast_path_signs_and_recovers_what_contracts_eip712_does(
+    key: int, channel: int, amount: int, root: bytes, seq: int, chain_id: int
+) -> None:
+    secret = key.to_bytes(32, "big")
+    domain = escrow_domain(chain_id, ESCROW)
+    voucher = Voucher(channel, amount, root, seq)
+    digest = eip712.voucher_digest(domain, voucher)
+    assert fastsig.voucher_digest(domain, voucher) == digest
+    sig = fastsig.Signer(secret).sign(digest)
+    assert sig == eip712.sign_digest(secret, digest)
+    address = fastsig.recover_address(digest, sig)
+    assert "0x" + address.hex() == eip712.recover_digest(digest, sig).lower()
+    assert "0x" + address.hex() == Account.from_key(secret).address.lower()
+
+
+@settings(max_examples=200, deadline=None)
+@given(signature=st.binary(min_size=60, max_size=70), digest=st.binary(min_size=32, max_size=32))
+def test_the_fast_path_refuses_what_contracts_eip712_refuses(
+    signature: bytes, digest: bytes
+) -> None:
+    try:
+        expected: str | None = eip712.recover_digest(digest, signature).lower()
+    except eip712.SignatureError:
+        expected = None
+    try:
+        got: str | None = "0x" + fastsig.recover_address(digest, signature).hex()
+    except eip712.SignatureError:
+        got = None
+    assert got == expected
