@@ -1,4 +1,5 @@
-"""Settlement throughput on this CPU: voucher checks per second and one epoch's build time.
+"""Settlement throughput on this CPU: voucher checks per second, paid accesses per second
+through HTTP, and one epoch's build time.
 
 1. Voucher acceptance in-process (``royalties.vouchers.accept_voucher``: every rule, the
    usage-log root and the coincurve fast-path signature recovery), against the baseline of
@@ -8,32 +9,78 @@
    build the cumulative Merkle tree and every proof, write the canonical report. Baseline in
    the same run: a naive per-play split (floor each play's price per payee, accumulate).
 
-Prints JSON, then a one-line summary. Timings are wall-clock on one core, single run.
+3. ``POST /v1/access`` through HTTP: ``--clients`` concurrent streaming platforms (one funded
+   escrow channel each on anvil, each paying every play with its channel's next real signed
+   cumulative voucher) against ``timbre run`` on PostgreSQL (``--workers`` API processes;
+   with more than one, rate-limit counters in a private Redis as a deployment shares them).
+   Accesses/s with p50/p99 latency; baseline in the same run through the same client harness
+   and server: ``GET /healthz`` (no backend touched). Afterwards the database must hold exactly
+   the plays answered 201 and each channel's charge must equal its client's cumulative amount.
+   The vouchers are signed before the clock starts (the platform's CPU is not the service's);
+   the load generator still shares the machine's cores with the servers, PostgreSQL and anvil.
 
-    .venv/bin/python bench/settlement.py [--plays N]
+Prints JSON, then a one-line summary. Timings are wall-clock, single run.
+
+    .venv/bin/python bench/settlement.py [--plays N] [--clients 32] [--duration 10]
+        [--workers 1,2] [--only vouchers,http,epoch]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import functools
 import json
+import math
+import os
 import random
+import secrets
+import statistics
 import sys
+import tempfile
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, text
+from web3 import Web3
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from contracts.eip712 import escrow_domain, voucher_typed_data
-from royalties.gross import ChargedPlay, covered_gross
-from royalties.platform_meter import PlatformMeter
-from royalties.report import ChainRef, build_report
-from royalties.splits import BPS, SplitState, Terms, advance, checksum
-from royalties.vouchers import Accepted, ChannelState, Play, accept_voucher
+from bench.api import BIN, Server, free_port  # noqa: E402
+from contracts.anvil import AnvilNode  # noqa: E402
+from contracts.deploy import connect, deploy_all  # noqa: E402
+from contracts.eip712 import escrow_domain, voucher_typed_data  # noqa: E402
+from royalties.gross import ChargedPlay, covered_gross  # noqa: E402
+from royalties.platform_meter import PlatformMeter  # noqa: E402
+from royalties.report import ChainRef, build_report  # noqa: E402
+from royalties.splits import BPS, SplitState, Terms, advance, checksum  # noqa: E402
+from royalties.vouchers import Accepted, ChannelState, Play, accept_voucher  # noqa: E402
+from studio.app import create_app  # noqa: E402
+from studio.db.migrate import upgrade  # noqa: E402
+from studio.db.models import ChannelMeter  # noqa: E402
+from studio.db.models import Play as PlayRow  # noqa: E402
+from studio.services import Services, build_services  # noqa: E402
+from studio.settings import Settings  # noqa: E402
+from tests.scale.cluster import RedisServer, drop_database, fresh_database  # noqa: E402
+from tests.studio.test_settlement_world import (  # noqa: E402
+    DEPLOYER,
+    DUST,
+    FIRST_PLATFORM,
+    GUARDIAN,
+    SETTLEMENT,
+    TREASURY,
+    World,
+)
+from tests.studio.test_settlement_world import Platform as StreamingPlatform  # noqa: E402
 
 PLATFORMS = 10
 TRACKS = 10_000
@@ -160,20 +207,378 @@ def bench_epoch(plays: int) -> dict[str, Any]:
     }
 
 
+# --- 3. paid accesses through HTTP -----------------------------------------------------------
+
+HTTP_TRACKS = 10
+HTTP_PRICES = (1_000, 1_007)
+MAX_RATE = 4_000  # accesses/s the pre-signed vouchers are sized for
+
+
+@dataclass
+class _Stage:
+    world: World
+    services: Services
+    env: dict[str, str]
+    tracks: list[dict[str, Any]]
+    prices: list[int]
+    platforms: list[StreamingPlatform]
+
+
+def _stage(node: AnvilNode, work: Path, database_url: str, clients: int) -> _Stage:
+    """Contracts on ``node``; two creators' voices with signed terms, published tracks and
+    ``clients`` platforms with funded channels, all made through the app in process, on the
+    database the servers use."""
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+    dev = node.dev_accounts
+    deployment = deploy_all(
+        w3,
+        dev[DEPLOYER],
+        settlement=dev[SETTLEMENT].address,
+        guardian=dev[GUARDIAN].address,
+        treasury=dev[TREASURY].address,
+        dust=dev[DUST].address,
+        epoch_length_s=3600,
+        challenge_window_s=60,
+        withdrawal_delay_s=3600,
+        dev_token=True,
+    )
+    deployment.save(work / "deployment.json")
+    secret = secrets.token_hex(32)
+    relayer = "0x" + bytes(dev[SETTLEMENT].key).hex()
+    env = {
+        "TIMBRE_ENVIRONMENT": "production",
+        "TIMBRE_SECRET_KEY": secret,
+        "TIMBRE_VAR_DIR": str(work / "var"),
+        "TIMBRE_DATABASE_URL": database_url,
+        "TIMBRE_CHAIN_RPC_URL": node.rpc_url,
+        "TIMBRE_CHAIN_ID": str(node.chain_id),
+        "TIMBRE_DEPLOYMENT_FILE": str(work / "deployment.json"),
+        "TIMBRE_RELAYER_KEY": relayer,
+        "TIMBRE_EMBEDDED_CHAIN": "false",
+        "TIMBRE_SETTLE_INTERVAL_S": "0",
+        "TIMBRE_EMBEDDED_WORKERS": "0",
+        # plays are limited per API key (6,000/min by default): the benchmark measures the
+        # service, not that policy (the counter is still hit on every request)
+        "TIMBRE_RATE_LIMIT_ACCESS_PER_MIN": "10000000",
+    }
+    settings = Settings(
+        environment="production",
+        secret_key=secret,
+        var_dir=work / "var",
+        public_url="http://testserver",
+        database_url=database_url,
+        chain_rpc_url=node.rpc_url,
+        chain_id=node.chain_id,
+        deployment_file=work / "deployment.json",
+        relayer_key=relayer,
+        embedded_chain=False,
+        settle_interval_s=0,
+        embedded_workers=0,
+        rate_limit_auth_per_min=100_000,  # every platform signs in from this address
+        rate_limit_writes_per_min=100_000,
+    )
+    upgrade(settings.resolved_database_url)
+    services = build_services(settings)
+    client = TestClient(create_app(services=services))
+    client.__enter__()
+    try:
+        world = World(node, client, services, deployment, connect(w3, deployment), w3)
+        world.offset = max(0, node.latest_timestamp() - int(time.time()))
+        services.clock = lambda: datetime.fromtimestamp(world.now(), UTC)
+        for i in range(2):
+            world.sign_in(f"creator{i}", "creator")
+            world.sign_in(f"fan{i}", "fan")
+        voices = [world.voice(f"creator{i}", price=HTTP_PRICES[i]) for i in range(2)]
+        tracks = [world.track(f"fan{i % 2}", voices[i % 2], f"t{i}") for i in range(HTTP_TRACKS)]
+        platforms = [world.platform(f"p{i}", FIRST_PLATFORM + i, 10**12) for i in range(clients)]
+    finally:
+        client.__exit__(None, None, None)
+    prices = [HTTP_PRICES[i % 2] for i in range(HTTP_TRACKS)]
+    return _Stage(world, services, env, tracks, prices, platforms)
+
+
+def _api_server(stage: _Stage, workers: int, redis_url: str | None) -> Server:
+    port = free_port()
+    env = {**stage.env, "TIMBRE_PORT": str(port), "TIMBRE_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    if redis_url:
+        env["TIMBRE_RATE_LIMIT_REDIS_URL"] = redis_url
+    argv = [str(BIN / "timbre"), "run"]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
+    return Server(argv, env, port)
+
+
+def _tree_cpu_s(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each of ``pids`` and their live
+    descendants."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = set(pids), list(pids)
+    while frontier:
+        parent = frontier.pop()
+        children = [c for c, p in parents.items() if p == parent and c not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return {p: times[p] for p in tree if p in times}
+
+
+def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two readings by the processes alive at both."""
+    return sum(after[p] - before[p] for p in before.keys() & after.keys())
+
+
+Request = Callable[[aiohttp.ClientSession, int], Awaitable[bool]]
+"""(session, client number) -> whether the answer was the expected one."""
+
+
+async def _load(
+    base: str,
+    clients: int,
+    duration: float,
+    request: Request,
+    pids: dict[str, Callable[[], list[int]]],
+) -> dict[str, Any]:
+    """``clients`` concurrent clients, each on its own keep-alive connection, sending
+    ``request`` back to back for ``duration`` s after a 1 s warm-up; with the CPU time the
+    processes of ``pids`` (and their children) spent per answered request meanwhile."""
+    latencies: list[float] = []
+    failed = 0
+    connector = aiohttp.TCPConnector(limit=clients, limit_per_host=clients)
+    async with aiohttp.ClientSession(base, connector=connector) as http:
+
+        async def client(n: int, stop_at: float, record: bool) -> None:
+            nonlocal failed
+            while time.perf_counter() < stop_at:
+                t0 = time.perf_counter()
+                try:
+                    good = await request(http, n)
+                except aiohttp.ClientError:
+                    good = False
+                if good and record:
+                    latencies.append(time.perf_counter() - t0)
+                elif not good:
+                    failed += record
+                    await asyncio.sleep(0.05)
+
+        warm = time.perf_counter() + 1.0
+        await asyncio.gather(*(client(n, warm, False) for n in range(clients)))
+        groups = {name: find() for name, find in pids.items()}
+        cpu0 = {name: _tree_cpu_s(group) for name, group in groups.items()}
+        own0 = time.process_time()
+        start = time.perf_counter()
+        await asyncio.gather(*(client(n, start + duration, True) for n in range(clients)))
+        elapsed = time.perf_counter() - start
+        cpu = {name: _cpu_delta(cpu0[name], _tree_cpu_s(g)) for name, g in groups.items()}
+        cpu["load_generator"] = time.process_time() - own0  # this process alone
+    ms = sorted(x * 1000 for x in latencies)
+    return {
+        "ok": len(ms),
+        "failed": failed,
+        "per_s": round(len(ms) / elapsed, 1),
+        "p50_ms": round(statistics.median(ms), 2) if ms else None,
+        "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 2) if ms else None,
+        "cpu_ms_per_request": {
+            name: round(1000 * s / max(len(ms), 1), 3) for name, s in cpu.items()
+        },
+    }
+
+
+MeterState = tuple[int, int, Any, int]
+
+
+class _Plays:
+    """Each client's pre-signed vouchers (the channel's next ones, in order) and how many the
+    service accepted; a refused or lost request is sent again unchanged (nothing was charged),
+    so the clients' meters stay in step with the service's."""
+
+    def __init__(self, stage: _Stage, per_client: int) -> None:
+        self.stage = stage
+        ts = int(time.time())
+        self.bodies: list[list[bytes]] = []
+        self.states: list[list[MeterState]] = []
+        self.accepted = [0] * len(stage.platforms)
+        self.errors: dict[str, int] = {}
+        for n, p in enumerate(stage.platforms):
+            m = p.meter
+            states: list[MeterState] = [(m.seq, m.cumulative, m.usage, len(m.records))]
+            bodies = []
+            for i in range(per_client):
+                k = (n + i) % len(stage.tracks)
+                body = stage.world.access_body(p, stage.tracks[k], stage.prices[k], timestamp=ts)
+                bodies.append(json.dumps(body).encode())
+                states.append((m.seq, m.cumulative, m.usage, len(m.records)))
+            self.bodies.append(bodies)
+            self.states.append(states)
+
+    async def request(self, http: aiohttp.ClientSession, n: int) -> bool:
+        i = self.accepted[n]
+        if i >= len(self.bodies[n]):
+            raise RuntimeError(f"client {n} used all its pre-signed vouchers: raise MAX_RATE")
+        headers = {"X-API-Key": self.stage.platforms[n].api_key, "Content-Type": "application/json"}
+        async with http.post("/v1/access", data=self.bodies[n][i], headers=headers) as r:
+            payload = await r.read()
+            if r.status == 201:
+                self.accepted[n] += 1
+                return True
+            code = json.loads(payload).get("error", {}).get("code", str(r.status))
+            self.errors[code] = self.errors.get(code, 0) + 1
+            if code == "replay":  # the service took it but the answer was lost
+                self.accepted[n] += 1
+            return False
+
+    def settle_meters(self) -> None:
+        """Winds each client's meter back to its last accepted voucher."""
+        for p, states, n in zip(self.stage.platforms, self.states, self.accepted, strict=True):
+            m = p.meter
+            m.seq, m.cumulative, m.usage, size = states[n]
+            del m.records[size:]
+
+
+def _check_charges(stage: _Stage) -> dict[str, Any]:
+    """The database against the clients: one play row per accepted voucher, and each channel
+    charged exactly its client's cumulative amount."""
+    with stage.services.db() as db:
+        plays = db.scalar(select(func.count()).select_from(PlayRow)) or 0
+        charged = {m.channel_id: m.charged for m in db.scalars(select(ChannelMeter))}
+    expected = {str(p.channel_id): p.meter.cumulative for p in stage.platforms}
+    sent = sum(p.meter.seq for p in stage.platforms)
+    return {
+        "plays_in_database": plays,
+        "vouchers_accepted_by_clients": sent,
+        "charges_match": plays == sent and charged == expected,
+    }
+
+
+def _backends(stage: _Stage) -> list[int]:
+    """PostgreSQL's server processes for the benchmark's database (the API's pooled
+    connections, opened during the warm-up)."""
+    with stage.services.db() as db:
+        return list(
+            db.scalars(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+            )
+        )
+
+
+def _pid(node: AnvilNode) -> int:
+    process = node._process  # the benchmark's own node
+    return process.pid if process is not None else 0
+
+
+def bench_http(clients: int, duration: float, workers: list[int]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "clients": clients,
+        "duration_s": duration,
+        "note": (
+            "2-core machine shared by the servers, PostgreSQL, anvil and the load generator "
+            "(and other work on the machine); loopback HTTP/1.1 keep-alive; vouchers pre-signed"
+        ),
+        "runs": {},
+    }
+    database_url = fresh_database()
+    with (
+        tempfile.TemporaryDirectory(prefix="timbre-bench-access-") as tmp,
+        AnvilNode(accounts=FIRST_PLATFORM + clients) as node,
+    ):
+        work = Path(tmp)
+        redis = RedisServer(work / "redis").start() if max(workers) > 1 else None
+        try:
+            stage = _stage(node, work, database_url, clients)
+            per_client = math.ceil(MAX_RATE * (duration + 1) / clients)
+            for n in workers:
+                server = _api_server(stage, n, redis.url(1) if redis and n > 1 else None)
+                try:
+
+                    async def healthz(http: aiohttp.ClientSession, _n: int) -> bool:
+                        async with http.get("/healthz") as r:
+                            await r.read()
+                            return r.status == 200
+
+                    pids: dict[str, Callable[[], list[int]]] = {
+                        "api": functools.partial(list, [server.proc.pid]),
+                        "postgresql": lambda: _backends(stage),
+                        "anvil": lambda: [_pid(node)],
+                    }
+                    baseline = asyncio.run(_load(server.base, clients, duration, healthz, pids))
+                    plays = _Plays(stage, per_client)
+                    try:
+                        access = asyncio.run(
+                            _load(server.base, clients, duration, plays.request, pids)
+                        )
+                    finally:
+                        plays.settle_meters()
+                    access["refusals"] = plays.errors
+                finally:
+                    server.stop()
+                out["runs"][f"{n}_process" + ("es" if n > 1 else "")] = {
+                    "baseline GET /healthz": baseline,
+                    "POST /v1/access": access,
+                    "rate_limit_counters": "redis" if n > 1 else "memory",
+                }
+            out["check"] = _check_charges(stage)
+            stage.services.close()
+        finally:
+            if redis is not None:
+                redis.stop()
+            drop_database(database_url)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plays", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=10.0, help="s per HTTP run")
+    parser.add_argument("--workers", default="1,2", help="API process counts to run, e.g. 1,2")
+    parser.add_argument("--only", default="vouchers,http,epoch", help="sections to run")
     args = parser.parse_args()
-    figures = {"vouchers": bench_vouchers(), "epoch": bench_epoch(args.plays)}
+    only = set(args.only.split(","))
+    workers = [int(w) for w in args.workers.split(",") if w]
+    figures: dict[str, Any] = {}
+    if "vouchers" in only:
+        figures["vouchers"] = bench_vouchers()
+    if "http" in only:
+        figures["http"] = bench_http(args.clients, args.duration, workers)
+    if "epoch" in only:
+        figures["epoch"] = bench_epoch(args.plays)
     print(json.dumps(figures, indent=2))
-    v, e = figures["vouchers"], figures["epoch"]
-    print(
-        f"vouchers: {v['accept_per_s']}/s accepted (eth-account baseline "
-        f"{v['baseline_eth_account_recover_per_s']}/s); epoch of {e['plays']} plays -> "
-        f"{e['payees']} payees in {e['epoch_build_s']} s (naive per-play split "
-        f"{e['baseline_naive_per_play_split_s']} s, dust {e['baseline_naive_dust_base_units']} "
-        f"vs {e['dust_pending_base_units']} base units)"
-    )
+    parts = []
+    if "vouchers" in figures:
+        v = figures["vouchers"]
+        parts.append(
+            f"vouchers: {v['accept_per_s']}/s accepted in process (eth-account baseline "
+            f"{v['baseline_eth_account_recover_per_s']}/s)"
+        )
+    if "http" in figures:
+        h = figures["http"]
+        for name, run in h["runs"].items():
+            a, b = run["POST /v1/access"], run["baseline GET /healthz"]
+            parts.append(
+                f"HTTP {name}: {a['per_s']} accesses/s with {h['clients']} clients "
+                f"(p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms; /healthz baseline {b['per_s']}/s)"
+            )
+        parts.append(f"charges match: {h['check']['charges_match']}")
+    if "epoch" in figures:
+        e = figures["epoch"]
+        parts.append(
+            f"epoch of {e['plays']} plays -> {e['payees']} payees in {e['epoch_build_s']} s "
+            f"(naive per-play split {e['baseline_naive_per_play_split_s']} s, dust "
+            f"{e['baseline_naive_dust_base_units']} vs {e['dust_pending_base_units']} base units)"
+        )
+    print("; ".join(parts))
 
 
 if __name__ == "__main__":

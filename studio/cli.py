@@ -6,6 +6,7 @@ import os
 import sys
 
 import typer
+from fastapi import FastAPI
 
 from studio.errors import ConfigurationError
 from studio.settings import Settings, get_settings
@@ -122,10 +123,29 @@ def verify(epoch: int = typer.Option(..., "--epoch", help="The epoch to recomput
     raise typer.Exit(1)
 
 
+def worker_app() -> FastAPI:
+    """The app of each API process of ``timbre run --workers N`` (uvicorn's factory): settings
+    from the environment, which ``run`` completed before starting the processes."""
+    from studio.app import create_app
+    from studio.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
 @app.command()
 def run(
     host: str | None = typer.Option(None, help="Bind address (default TIMBRE_HOST)"),
     port: int | None = typer.Option(None, help="Port (default TIMBRE_PORT)"),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        help="API processes sharing the port (Python runs one request's CPU work at a time "
+        "per process: more processes use more cores). Needs TIMBRE_CHAIN_RPC_URL (no embedded "
+        "chain) and a shared database (PostgreSQL); set TIMBRE_RATE_LIMIT_REDIS_URL so that "
+        "the processes share one rate-limit budget per caller.",
+    ),
 ) -> None:
     """Migrate the database, then serve the API (and web app) until Ctrl-C."""
     import uvicorn
@@ -143,6 +163,23 @@ def run(
         typer.secho(f"TIMBRE_DATABASE_URL: cannot migrate the database: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
     chain = None
+    if workers > 1:
+        problem = None
+        if not settings.chain_rpc_url and settings.embedded_chain:
+            problem = "needs TIMBRE_CHAIN_RPC_URL (the embedded chain is for one process)"
+        elif settings.resolved_database_url.startswith("sqlite"):
+            problem = "needs TIMBRE_DATABASE_URL on PostgreSQL (SQLite is for one process)"
+        if problem:
+            typer.secho(f"--workers {workers} {problem}", fg="red", err=True)
+            raise typer.Exit(2)
+        if not settings.rate_limit_redis_url:
+            typer.secho(
+                "warning: without TIMBRE_RATE_LIMIT_REDIS_URL each API process counts rate "
+                f"limits on its own (a caller may get up to {workers}x each limit)",
+                fg="yellow",
+                err=True,
+            )
+        settings.secret_bytes()  # a development secret is made once, here, not per process
     if not settings.chain_rpc_url and settings.embedded_chain:
         if settings.environment == "production":
             typer.secho("TIMBRE_CHAIN_RPC_URL is required in production", fg="red", err=True)
@@ -154,7 +191,9 @@ def run(
     bind_host, bind_port = host or settings.host, port or settings.port
     if (host or port) and not os.environ.get("TIMBRE_PUBLIC_URL"):
         settings = settings.model_copy(update={"public_url": f"http://{bind_host}:{bind_port}"})
-    application = create_app(settings)
+        if workers > 1:  # the processes read their settings from the environment
+            os.environ["TIMBRE_PUBLIC_URL"] = settings.public_url
+    application = create_app(settings) if workers == 1 else None
     schedule = None
     if settings.settle_interval_s > 0 and settings.relayer_key and settings.deployment_file:
         from studio.settlement.schedule import start_schedule
@@ -172,7 +211,17 @@ def run(
     lines.append("  Ctrl-C stops everything it started.")
     typer.echo("\n".join(lines))
     try:
-        uvicorn.run(application, host=bind_host, port=bind_port, log_config=None)
+        if application is not None:
+            uvicorn.run(application, host=bind_host, port=bind_port, log_config=None)
+        else:
+            uvicorn.run(
+                "studio.cli:worker_app",
+                factory=True,
+                workers=workers,
+                host=bind_host,
+                port=bind_port,
+                log_config=None,
+            )
     except ConfigurationError as exc:
         typer.secho(f"start-up failed: {exc.message}", fg="red", err=True)
         sys.exit(2)
