@@ -4,7 +4,10 @@ Runs ``voice_model.evaluate`` over the Debian-voice roster (every ordered pair),
 
 - long-input scaling: converts a 1-minute and a 10-minute input (44.1 kHz) and reports
   real-time factor and peak resident memory (MiB) of each conversion process;
-- training time from ``--train-minutes`` of reference audio (neural, default steps).
+- training time from ``--train-minutes`` of reference audio (neural, default steps);
+- batched rendering: ``--batch`` chunks rendered one call each vs in one ``render_batch`` call
+  (decoder + retrieval + DDSP synthesis; analysis excluded), as real-time factors, on the device
+  in use. ``batched_render`` is shared with ``bench/jobs.py``.
 
 Usage: ``.venv/bin/python bench/voice.py [--quick] [--device auto|cpu|cuda] [--json OUT]``.
 Prints a table; ``--json`` also writes every figure to a file. Units: seconds, MiB, SECS
@@ -35,7 +38,7 @@ from voice_model.evaluate import (
     run_cli_measured,
     run_evaluation,
 )
-from voice_model.features import FeatureConfig
+from voice_model.features import FeatureConfig, analyze
 
 
 def _progress(fraction: float, stage: str) -> None:
@@ -86,6 +89,116 @@ def long_inputs(
             }
         )
     return rows
+
+
+def batched_render(
+    work: Path,
+    *,
+    device: str = "auto",
+    batch: int = 16,
+    chunk_s: float | None = None,
+    model_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Rendering throughput of ``batch`` chunks: one ``render_batch`` call each (batch 1) vs
+    one call for all (batch ``batch``), in the same run on the same device. Chunks differ in
+    length by up to 15 % (the batch is padded). ``chunk_s`` defaults to the converter's 30 s
+    on CUDA and 3 s on CPU (so the CPU run takes a minute, not half an hour). Without
+    ``model_dir`` a neural model of the default architecture is trained briefly (throughput
+    depends on the architecture, not on how well it is trained)."""
+    import torch
+
+    from voice_model.baseline import plan_source
+    from voice_model.convert import ConvertOptions
+    from voice_model.model import RenderRequest, VoiceModel, pick_device
+    from voice_model.neural import DecoderConfig
+    from voice_model.train import train
+
+    dev = pick_device(device)
+    cfg = FeatureConfig()
+    chunk_s = chunk_s or (30.0 if dev.type == "cuda" else 3.0)
+    cache = work / "voices"
+    if model_dir is None:
+        slt = next(s for s in roster.ROSTER if s.name == "slt")
+        ref = save(
+            work / "batch" / "ref.wav",
+            roster.render_concat(
+                slt, roster.TRAIN_SENTENCES[:8], sample_rate=cfg.sample_rate, cache_dir=cache
+            ),
+            cfg.sample_rate,
+        )
+        _progress(0.0, "training a model for the batched-rendering figure")
+        model_dir = work / "batch" / "model"
+        train([ref], method="neural", device=str(dev), decoder_cfg=DecoderConfig(steps=50)).save(
+            model_dir
+        )
+    model = VoiceModel.load(model_dir, device=str(dev))
+    rms = next(s for s in roster.ROSTER if s.name == "rms")
+    speech = roster.render_concat(
+        rms, roster.TRAIN_SENTENCES[:12], sample_rate=cfg.sample_rate, cache_dir=cache
+    )
+    long = _repeat_to(speech, chunk_s * batch + 60.0, cfg.sample_rate)
+    plan = plan_source(analyze(speech, cfg, device=str(dev)), model.target, cfg, mode=model.mode)
+    opts = ConvertOptions()
+    requests = []
+    for i in range(batch):
+        _progress(i / batch, "analysing chunks for the batched-rendering figure")
+        n = int(chunk_s * (1.0 - 0.15 * i / max(batch - 1, 1)) * cfg.sample_rate)
+        start = int(i * chunk_s * cfg.sample_rate)
+        x = long[start : start + n]
+        requests.append(
+            RenderRequest(
+                analyze(x, cfg, device=str(dev)),
+                plan,
+                x.shape[0],
+                index_rate=opts.index_rate,
+                protect=opts.protect,
+                sample_offset=start,
+            )
+        )
+    audio_s = sum(r.n_samples for r in requests) / cfg.sample_rate
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    model.render_batch(requests[:2])  # warm-up (kernels, caches, the index on the device)
+    sync()
+    _progress(0.5, "rendering one chunk per call")
+    started = time.perf_counter()
+    for r in requests:
+        model.render_batch([r])
+    sync()
+    single = time.perf_counter() - started
+    _progress(0.75, f"rendering {batch} chunks in one call")
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    model.render_batch(requests)
+    sync()
+    batched = time.perf_counter() - started
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor()
+    out: dict[str, Any] = {
+        "device": str(dev),
+        "device_name": name or "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "chunks": batch,
+        "chunk_s": chunk_s,
+        "audio_s": round(audio_s, 2),
+        "batch_1": {
+            "wall_s": round(single, 3),
+            "chunks_per_s": round(batch / single, 3),
+            "rtf": round(single / audio_s, 4),
+        },
+        f"batch_{batch}": {
+            "wall_s": round(batched, 3),
+            "chunks_per_s": round(batch / batched, 3),
+            "rtf": round(batched / audio_s, 4),
+        },
+        "speedup": round(single / batched, 2),
+    }
+    if dev.type == "cuda":
+        out["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated(dev) / 2**20, 1)
+    return out
 
 
 def training_time(
@@ -140,6 +253,8 @@ def main() -> int:
     p.add_argument("--skip-long", action="store_true", help="no 1/10-minute conversions")
     p.add_argument("--skip-train-time", action="store_true")
     p.add_argument("--train-minutes", type=float, default=5.0)
+    p.add_argument("--skip-batched", action="store_true", help="no batched-rendering figure")
+    p.add_argument("--batch", type=int, default=16, help="chunks per batch (batched figure)")
     args = p.parse_args()
     if args.threads:
         os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -169,6 +284,14 @@ def main() -> int:
         report["long_inputs"] = long_inputs(
             args.work, model_dir, args.device, args.threads, [1.0, 10.0]
         )
+    if not args.skip_batched:
+        first = report["evaluation"]["config"]["speakers"][0]
+        report["batched_render"] = batched_render(
+            args.work,
+            device=args.device,
+            batch=args.batch,
+            model_dir=args.work / "models" / "neural" / first,
+        )
     if not args.skip_train_time:
         report["training_time"] = training_time(
             args.work, args.train_minutes, args.device, args.threads, steps
@@ -179,6 +302,14 @@ def main() -> int:
         print(
             f"long input {row['minutes']:g} min: rtf {row['rtf']:.3f}, "
             f"peak RSS {row['peak_rss_mib']:.0f} MiB, {row['chunks']} chunks"
+        )
+    if "batched_render" in report:
+        b = report["batched_render"]
+        one, many = b["batch_1"], b[f"batch_{b['chunks']}"]
+        print(
+            f"batched rendering on {b['device']} ({b['device_name']}), {b['chunks']} chunks of "
+            f"<= {b['chunk_s']:g} s: rtf {one['rtf']:.4f} one per call, {many['rtf']:.4f} "
+            f"batched ({b['speedup']:.2f}x)"
         )
     if "training_time" in report:
         t = report["training_time"]
