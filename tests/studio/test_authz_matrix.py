@@ -626,7 +626,7 @@ def test_authorization_matrix(matrix: Matrix) -> None:
     assert not wrong, "\n".join(wrong)
 
 
-def test_refusals_use_the_error_body(matrix: Matrix) -> None:
+def _refusals_use_the_error_body(matrix: Matrix) -> None:
     """401/403/404 refusals carry the one error shape with a stable code."""
     m = matrix
     for path, headers, status, code in [
@@ -648,10 +648,12 @@ def test_refusals_use_the_error_body(matrix: Matrix) -> None:
     assert r.status_code == 401, r.text
 
 
-def test_mixed_ids_reach_nobody_elses_objects(matrix: Matrix) -> None:
-    """Objects named together must belong together: one's own platform with another
-    platform's key id, another fan's upload in one's own job, another platform's channel."""
+def test_refusal_bodies_and_mixed_ids(matrix: Matrix) -> None:
+    """Refusals carry the one error body; objects named together must belong together: one's
+    own platform with another platform's key id, another fan's upload in one's own job,
+    another platform's channel or play. (One test: the world takes seconds to build.)"""
     m = matrix
+    _refusals_use_the_error_body(m)
     other_platform = m.client.get("/v1/platforms/current", headers=m.headers["platform2"]).json()[
         "id"
     ]
