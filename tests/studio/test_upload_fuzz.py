@@ -264,7 +264,7 @@ def _upload_row(services: Services, upload_id: str) -> tuple[str, int]:
 
 
 def _failed_job(
-    client: TestClient, services: Services, headers: dict[str, str], body: dict[str, Any]
+    client: TestClient, headers: dict[str, str], body: dict[str, Any]
 ) -> dict[str, Any]:
     r = client.post("/v1/jobs", json=body, headers=headers)
     assert r.status_code == 201, r.text
@@ -295,7 +295,6 @@ def test_training_on_unusable_audio_fails_with_the_reason(
     before = _upload_row(services, upload_id)
     job = _failed_job(
         client,
-        services,
         fan,
         {"kind": "train", "upload_ids": [upload_id], "name": "bad", "method": "baseline"},
     )
@@ -326,7 +325,6 @@ def test_converting_audio_without_a_voice_fails_with_the_reason(
     before = _upload_row(services, upload_id)
     job = _failed_job(
         client,
-        services,
         fan,
         {"kind": "convert", "upload_id": upload_id, "voice_model_id": voice},
     )
