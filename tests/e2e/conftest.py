@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,15 +57,14 @@ class Studio:
     services: Services
 
 
-@pytest.fixture(scope="session")
-def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
-    """The studio on a free port with a fresh var/, anvil + deployed contracts, 3 demo wallets
-    and the baseline training method (seconds, not minutes)."""
+@contextmanager
+def serve_studio(var: Path) -> Iterator[Studio]:
+    """The studio on a free port with ``var`` as its var/, anvil + deployed contracts, 3 demo
+    wallets and the baseline training method (seconds, not minutes)."""
     if not (DIST_DIR / "index.html").is_file():
         pytest.fail("frontend/dist is missing: run `make setup` (it builds the web app)")
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} is missing: run `make setup` (it installs Debian's chromium)")
-    var = tmp_path_factory.mktemp("e2e-var")
     with AnvilNode() as node:
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))
         deployment = deploy_all(w3, node.dev_accounts[0], **dev_roles(node, epoch_length_s=3600))
@@ -103,6 +103,13 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
         finally:
             server.should_exit = True
             thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
+    """The studio of the browser tests (one per session, fresh var/): see serve_studio."""
+    with serve_studio(tmp_path_factory.mktemp("e2e-var")) as s:
+        yield s
 
 
 @pytest.fixture(scope="session")

@@ -62,6 +62,9 @@ export function waveform(label: string, colour: "a" | "b" = "a", controls = true
     dragToSeek: true,
     cspNonce: cspNonce(),
   });
+  // The drawing (canvases in wavesurfer's shadow root) says nothing the slider's name and value
+  // text do not: hidden from assistive technology, which would otherwise meet unnamed canvases.
+  ws.getWrapper().setAttribute("aria-hidden", "true");
   const seekListeners: ((t: number) => void)[] = [];
   ws.on("interaction", (t) => seekListeners.forEach((l) => l(t)));
   let markReady: () => void = () => undefined;
