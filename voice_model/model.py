@@ -5,7 +5,8 @@ neural method, the envelope decoder's weights and the retrieval index ``(N, Z)``
 ``render`` turns the WORLD features ``(T, ...)`` of one chunk of a fan's input into
 float32 audio ``(samples,)`` at ``cfg.sample_rate``; ``render_batch`` renders several chunks
 (of one input or of several) in one padded pass of the decoder, the retrieval and the DDSP
-synthesiser, each chunk coming out as when rendered alone.
+synthesiser, each chunk coming out as when rendered alone (up to float rounding: batched
+kernels may round the last bit differently).
 """
 
 from __future__ import annotations
@@ -160,7 +161,8 @@ class VoiceModel:
         return self.render_batch([req])[0]
 
     def render_batch(self, requests: Sequence[RenderRequest]) -> list[Rendered]:
-        """Render several chunks at once; each result equals ``render`` of that chunk alone.
+        """Render several chunks at once; each result equals ``render`` of that chunk alone, up
+        to float rounding (about 1e-7 relative).
 
         For the neural method the decoder, the retrieval and the DDSP synthesiser each run once
         over the batch, padded to its longest chunk (on ``self.device``); the baseline's WORLD
