@@ -44,11 +44,11 @@ MOBILE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
 
 
+@dataclass
 class Seeded:
-    def __init__(self, studio: Studio, voice_name: str, track_id: str) -> None:
-        self.studio = studio
-        self.voice_name = voice_name
-        self.track_id = track_id
+    studio: Studio
+    voice_name: str
+    track_id: str
 
 
 def _wav_bytes(seconds: float = 2.0) -> bytes:
@@ -183,7 +183,8 @@ def page(browser: BrowserContext) -> Iterator[Page]:
 
 # --- contrast ---------------------------------------------------------------------------------
 
-CONTRAST = """() => {
+# Colour arithmetic in the page (WCAG 2.x relative luminance, alpha compositing).
+COLOUR = """
   const parse = (c) => {
     const m = /rgba?\\(([^)]+)\\)/.exec(c);
     if (!m) return null;
@@ -207,11 +208,6 @@ CONTRAST = """() => {
     for (const layer of layers.reverse()) colour = over(layer, colour);
     return [colour, unknown];
   };
-  const opacity = (el) => {
-    let o = 1;
-    for (let e = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity);
-    return o;
-  };
   const lum = (c) => {
     const [r, g, b] = c.slice(0, 3).map((v) => {
       const s = v / 255;
@@ -222,6 +218,18 @@ CONTRAST = """() => {
   const ratio = (a, b) => {
     const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
     return (x + 0.05) / (y + 0.05);
+  };
+"""
+
+CONTRAST = (
+    """() => {
+"""
+    + COLOUR
+    + """
+  const opacity = (el) => {
+    let o = 1;
+    for (let e = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity);
+    return o;
   };
   const describe = (el) => {
     const parts = [];
@@ -274,6 +282,7 @@ CONTRAST = """() => {
   }
   return problems;
 }"""
+)
 
 
 # --- names, pictures, headings, language ------------------------------------------------------
@@ -370,7 +379,11 @@ FOCUSABLE = """() => {
   return { expected, positive: positive.map((el) => el.outerHTML.slice(0, 80)) };
 }"""
 
-FOCUSED = """() => {
+FOCUSED = (
+    """() => {
+"""
+    + COLOUR
+    + """
   const el = document.activeElement;
   if (!el || el === document.body || el.dataset.a11yOrder === undefined) {
     return el && el !== document.body ? { order: -1, what: el.outerHTML.slice(0, 80) } : null;
@@ -380,12 +393,17 @@ FOCUSED = """() => {
   window.__a11yLook[el.dataset.a11yOrder] = look;
   const outline = cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 1
     && !/rgba\\(\\d+, \\d+, \\d+, 0\\)|transparent/.test(cs.outlineColor);
+  // An outline outside the element is seen against what lies around it (WCAG 1.4.11: 3:1).
+  const around = parseFloat(cs.outlineOffset) < 0 ? el : el.parentElement;
+  const ring = outline ? ratio(over(parse(cs.outlineColor), background(around)[0]),
+                               background(around)[0]) : null;
   // <audio controls>: focus is on the browser's own buttons inside, which draw their ring
   const native = el.tagName === 'AUDIO';
   if (native) delete window.__a11yLook[el.dataset.a11yOrder];
   return { order: Number(el.dataset.a11yOrder), what: el.outerHTML.slice(0, 80), native,
-           marked: outline || cs.boxShadow !== 'none' };
+           marked: outline || cs.boxShadow !== 'none', ring };
 }"""
+)
 
 UNFOCUSED_SAME = """() => {
   document.activeElement?.blur();
@@ -420,6 +438,8 @@ def _tab_through(page: Page) -> list[str]:
             continue
         if not got["marked"] and not got["native"]:
             problems.append(f"no visible focus (outline or box shadow): {got['what']}")
+        elif got["ring"] is not None and got["ring"] < 3:
+            problems.append(f"focus outline at {got['ring']:.2f}:1 < 3:1: {got['what']}")
         reached.append(got["order"])
     if reached != sorted(reached):
         problems.append(f"tab order is not the reading order: {reached}")
@@ -561,6 +581,7 @@ def audit(
             page.set_viewport_size(MOBILE)
             page.evaluate(SETTLED)
             result.note(result.small_screen, name, _small_screen(page))
+            result.note(result.contrast, f"{name} (375 wide)", page.evaluate(CONTRAST))
             page.set_viewport_size(DESKTOP)
         # The navigation works on a phone: from the last page to two others by touch.
         page.set_viewport_size(MOBILE)
@@ -598,12 +619,14 @@ KNOWN_FAULTS = """<!doctype html><html><head><style>
   .pale { color: #aaa; }
   .big { color: #949494; font-size: 24px; }
   .quiet:focus { outline: none; }
+  .faint:focus-visible { outline: 2px solid #ddd; }
   .wide { width: 600px; }
 </style></head><body>
   <h1>Title</h1><h3>Skipped a level</h3>
   <p class="pale">Pale grey on white</p>
   <p class="big">Large text at 3:1 passes</p>
-  <input type="text"><button class="quiet">Quiet</button><a href="#x">Fine</a>
+  <input type="text"><button class="quiet">Quiet</button><button class="faint">Faint</button>
+  <a href="#x">Fine</a>
   <canvas width="40" height="20"></canvas><img src="data:,">
   <div class="wide">Too wide for a phone</div>
 </body></html>"""
@@ -624,6 +647,7 @@ def test_the_checks_find_known_faults(page: Page) -> None:
     assert any(u.startswith("textbox <input") for u in unnamed), unnamed
     keyboard = _tab_through(page)
     assert any("no visible focus" in k and "Quiet" in k for k in keyboard), keyboard
+    assert any("focus outline at 1.36:1 < 3:1" in k and "Faint" in k for k in keyboard), keyboard
     assert not any("Fine" in k for k in keyboard), keyboard
     small = _small_screen(page)
     assert len(small) == 1 and "Too wide for a phone" in small[0], small
