@@ -129,6 +129,8 @@ PAGES: list[tuple[str, str, str | None, str]] = [
     ("epochs", "/epochs", "Demo fan", "Settlement epochs"),
     ("platform console", "/platform", "Demo platform", "API keys"),
     ("track page", "/track?id={track}", "Demo fan", "On-chain registration"),
+    ("track link to nothing", "/track?id=nothing", "Demo fan", "This link names no track."),
+    ("sign-in when signed in", "/sign-in", "Demo fan", "Your wallet"),
     ("not found", "/no-such-page", None, "Page not found"),
 ]
 
