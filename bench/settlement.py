@@ -13,8 +13,9 @@ through HTTP, and one epoch's build time.
    escrow channel each on anvil, each paying every play with its channel's next real signed
    cumulative voucher) against ``timbre run`` on PostgreSQL (``--workers`` API processes;
    with more than one, rate-limit counters in a private Redis as a deployment shares them).
-   Accesses/s with p50/p99 latency; baseline in the same run through the same client harness
-   and server: ``GET /healthz`` (no backend touched). Afterwards the database must hold exactly
+   Accesses/s with p50/p99 latency and the CPU time the API processes, anvil and the load
+   generator spent per request; baseline in the same run through the same client harness and
+   server: ``GET /healthz`` (no backend touched). Afterwards the database must hold exactly
    the plays answered 201 and each channel's charge must equal its client's cumulative amount.
    The vouchers are signed before the clock starts (the platform's CPU is not the service's);
    the load generator still shares the machine's cores with the servers, PostgreSQL and anvil.
@@ -49,7 +50,7 @@ import aiohttp
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from web3 import Web3
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -459,20 +460,6 @@ def _check_charges(stage: _Stage) -> dict[str, Any]:
     }
 
 
-def _backends(stage: _Stage) -> list[int]:
-    """PostgreSQL's server processes for the benchmark's database (the API's pooled
-    connections, opened during the warm-up)."""
-    with stage.services.db() as db:
-        return list(
-            db.scalars(
-                text(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid()"
-                )
-            )
-        )
-
-
 def _pid(node: AnvilNode) -> int:
     process = node._process  # the benchmark's own node
     return process.pid if process is not None else 0
@@ -509,7 +496,6 @@ def bench_http(clients: int, duration: float, workers: list[int]) -> dict[str, A
 
                     pids: dict[str, Callable[[], list[int]]] = {
                         "api": functools.partial(list, [server.proc.pid]),
-                        "postgresql": lambda: _backends(stage),
                         "anvil": lambda: [_pid(node)],
                     }
                     baseline = asyncio.run(_load(server.base, clients, duration, healthz, pids))
