@@ -156,7 +156,7 @@ class JsonRpc:
     """The one chain read an access makes, without web3: a JSON-RPC POST on a pooled
     keep-alive connection. web3's provider (requests, middleware, response formatters) costs
     about 1-2 ms of CPU per call; this costs a tenth of that. Read-only calls only, so a
-    request on a connection the node closed while idle is simply sent again once."""
+    request on a connection the node closed while idle is sent again on a new one."""
 
     def __init__(self, url: str, timeout_s: float) -> None:
         parts = urlsplit(url)
@@ -174,31 +174,32 @@ class JsonRpc:
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
 
-    def _connect(self) -> http.client.HTTPConnection:
+    def _connect(self) -> tuple[http.client.HTTPConnection, bool]:
+        """A connection and whether it was idle in the pool (the node may have closed it)."""
         with self._lock:
             if self._idle:
-                return self._idle.pop()
-        if self._https:
-            return http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout_s)
-        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout_s)
+                return self._idle.pop(), True
+        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        return kind(self._host, self._port, timeout=self._timeout_s), False
 
     def call(self, method: str, params: list[Any]) -> Any:
         """The call's ``result``; ServiceUnavailable (chain_unavailable) when the node does
-        not answer or answers an error."""
+        not answer (connection refused, or no answer within the timeout: never waited for
+        twice) or answers an error."""
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-        for attempt in range(2):
-            conn = self._connect()
+        while True:
+            conn, reused = self._connect()
             try:
                 conn.request("POST", self._path, body.encode(), self._headers)
                 response = conn.getresponse()
                 data = response.read()
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                if attempt:
-                    raise ServiceUnavailable(
-                        "The chain did not answer.", code="chain_unavailable"
-                    ) from exc
-                continue
+                if reused and not isinstance(exc, TimeoutError):
+                    continue  # a keep-alive connection the node closed while idle: a new one
+                raise ServiceUnavailable(
+                    "The chain did not answer.", code="chain_unavailable"
+                ) from exc
             if response.will_close:
                 conn.close()
             else:
@@ -231,7 +232,7 @@ def _rpc(url: str) -> JsonRpc:
     rpc = _RPCS.get(url)
     if rpc is None:
         with _RPCS_LOCK:
-            rpc = _RPCS.setdefault(url, JsonRpc(url, timeout_s=10))
+            rpc = _RPCS.setdefault(url, JsonRpc(url, timeout_s=5))  # as the API's web3 (services)
     return rpc
 
 
