@@ -63,6 +63,9 @@ def settlement_chain(services: Services) -> SettlementChain | None:
                 Web3.HTTPProvider(
                     s.chain_rpc_url,
                     request_kwargs={"timeout": 30},
+                    # No retries: web3's default retries timeouts with back-off, so a hung
+                    # provider held access, channel and payout routes for minutes (faults bug 8).
+                    exception_retry_configuration=None,
                     cache_allowed_requests=True,
                     cacheable_requests={RPCEndpoint("eth_chainId")},
                 )
