@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -137,3 +138,65 @@ def test_a_down_limit_store_is_a_clear_503(
     assert "TIMBRE_RATE_LIMIT_REDIS_URL" in r.json()["error"]["message"]
     ready = client.get("/readyz").json()
     assert {b["name"]: b["ok"] for b in ready["backends"]}["rate_limits"] is False
+
+
+def _write_routes(client: TestClient) -> list[tuple[str, str]]:
+    """Every write route of the app, path parameters filled with a well-formed unknown id."""
+    from studio.limits import WRITE_METHODS
+    from tests.studio.test_authz_matrix import app_routes
+
+    found = []
+    for route in sorted(app_routes(client.app)):  # type: ignore[arg-type]
+        method, path = route.split(" ", 1)
+        if method not in WRITE_METHODS:
+            continue
+        path = re.sub(
+            r"\{([a-z_]+)\}",
+            lambda m: "1" if "number" in m.group(1) else str(uuid.uuid4()),
+            path,
+        )
+        found.append((method, path))
+    return found
+
+
+def test_every_write_route_is_rate_limited_and_body_capped(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """The limits sit in front of routing, so no write route can be added outside them: each
+    write route of the app, called twice by one caller on a budget of one, answers 429 the
+    second time; every write route that buffers its body refuses one over the cap with 413."""
+    from studio.limits import STREAMED_BODY_PATHS
+
+    client = make_client(
+        rate_limit_writes_per_min=1,
+        rate_limit_auth_per_min=1,
+        rate_limit_access_per_min=1,
+        max_body_bytes=1_000,
+    )
+    routes = _write_routes(client)
+    assert len(routes) >= 20, routes  # the walk really sees the included routers
+    for i, (method, path) in enumerate(routes):
+        caller = {"Authorization": f"Bearer not-a-session-{i}"}  # a bucket of its own
+        first = client.request(method, path, headers=caller, json={})
+        assert first.status_code != 429, (method, path, first.text)
+        second = client.request(method, path, headers=caller, json={})
+        assert (second.status_code, second.json()["error"]["code"]) == (429, "rate_limited"), (
+            method,
+            path,
+            second.text,
+        )
+        assert second.headers["retry-after"].isdigit()
+    for i, (method, path) in enumerate(routes):
+        if path.startswith(STREAMED_BODY_PATHS):
+            continue  # the upload intake caps these as they stream (tests/studio/test_uploads.py)
+        big = client.request(
+            method,
+            path,
+            headers={"Authorization": f"Bearer big-body-{i}", "Content-Type": "application/json"},
+            content=b'{"pad": "' + b"x" * 2_000 + b'"}',
+        )
+        assert (big.status_code, big.json()["error"]["code"]) == (413, "body_too_large"), (
+            method,
+            path,
+            big.text,
+        )
