@@ -299,8 +299,8 @@ def sign_digest(private_key: bytes, digest: bytes) -> bytes:
     return raw[:64] + bytes([raw[64] + 27])
 
 
-def recover_digest(digest: bytes, signature: bytes) -> str:
-    """The checksummed address that signed ``digest``.
+def recover_public_key(digest: bytes, signature: bytes) -> bytes:
+    """The 64-byte uncompressed public key (without its 0x04 prefix) that signed ``digest``.
 
     Rejects what OpenZeppelin's ECDSA rejects: a length other than 65, v other than 27/28,
     s above n/2 (the malleable twin of a valid signature), r or s zero.
@@ -322,7 +322,12 @@ def recover_digest(digest: bytes, signature: bytes) -> str:
         )
     except Exception as exc:
         raise SignatureError(f"unrecoverable signature: {exc}") from exc
-    return str(to_checksum_address(keccak(public.format(compressed=False)[1:])[-20:]))
+    return bytes(public.format(compressed=False)[1:])
+
+
+def recover_digest(digest: bytes, signature: bytes) -> str:
+    """The checksummed address that signed ``digest`` (refusals: :func:`recover_public_key`)."""
+    return str(to_checksum_address(keccak(recover_public_key(digest, signature))[-20:]))
 
 
 def recover_voucher_signer(domain: Eip712Domain, voucher: Voucher, signature: bytes) -> str:

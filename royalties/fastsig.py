@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from coincurve import PrivateKey, PublicKey
+from coincurve import PrivateKey
 
-from contracts.eip712 import SECP256K1_N, VOUCHER_TYPEHASH, Eip712Domain, SignatureError, Voucher
-
-_HALF_N = SECP256K1_N // 2
+from contracts.eip712 import (
+    VOUCHER_TYPEHASH,
+    Eip712Domain,
+    Voucher,
+    recover_public_key,
+)
 
 keccak256: Callable[[bytes], bytes]
 try:
@@ -51,26 +54,9 @@ def voucher_digest(domain: Eip712Domain, voucher: Voucher) -> bytes:
 
 
 def recover_address(digest: bytes, signature: bytes) -> bytes:
-    """The 20-byte address that signed ``digest``; SignatureError for a length other than 65,
-    v other than 27/28, s above n/2, r or s zero or r >= n, or an unrecoverable signature."""
-    if len(signature) != 65:
-        raise SignatureError(f"signature must be 65 bytes, got {len(signature)}")
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:64], "big")
-    v = signature[64]
-    if v not in (27, 28):
-        raise SignatureError(f"v must be 27 or 28, got {v}")
-    if s > _HALF_N:
-        raise SignatureError("high-s signature (malleable)")
-    if r == 0 or s == 0 or r >= SECP256K1_N:
-        raise SignatureError("r or s out of range")
-    try:
-        public = PublicKey.from_signature_and_message(
-            signature[:64] + bytes([v - 27]), digest, hasher=None
-        )
-    except Exception as exc:
-        raise SignatureError(f"unrecoverable signature: {exc}") from exc
-    return keccak256(public.format(compressed=False)[1:])[-20:]
+    """The 20-byte address that signed ``digest`` (the same refusals as
+    :func:`contracts.eip712.recover_public_key`; no EIP-55 checksum, the fast keccak)."""
+    return keccak256(recover_public_key(digest, signature))[-20:]
 
 
 class Signer:
