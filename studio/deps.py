@@ -97,14 +97,19 @@ Creator = Annotated[Account, Depends(require_role("creator"))]
 Fan = Annotated[Account, Depends(require_role("fan"))]
 
 
+def api_key_secret(x_api_key: str | None) -> str:
+    """The X-API-Key header's value; 401 no_api_key when it is missing or empty."""
+    if not x_api_key:
+        raise Unauthorized("This route needs a platform API key (X-API-Key).", code="no_api_key")
+    return x_api_key
+
+
 def current_api_key(
     db: DbDep,
     services: ServicesDep,
     x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
 ) -> ApiKey:
-    if not x_api_key:
-        raise Unauthorized("This route needs a platform API key (X-API-Key).", code="no_api_key")
-    key = resolve_api_key(db, x_api_key, services.clock())
+    key = resolve_api_key(db, api_key_secret(x_api_key), services.clock())
     if db.dirty:
         db.commit()  # persist last_used_at
     return key

@@ -4,9 +4,10 @@ platform (and so to the platform's wallet)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from studio.auth.tokens import new_token, token_sha256
@@ -49,13 +50,60 @@ def revoke_api_key(db: Session, platform: Platform, key_id: uuid.UUID, now: date
     return row
 
 
+def _refuse_unusable(found: bool, revoked_at: datetime | None) -> None:
+    if not found:
+        raise Unauthorized("Unknown API key.", code="api_key_invalid")
+    if revoked_at is not None:
+        raise Unauthorized("This API key was revoked.", code="api_key_revoked")
+
+
+def _due_for_touch(last_used_at: datetime | None, now: datetime) -> bool:
+    # Recorded at minute resolution: a write per request would serialise every API call.
+    return last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION
+
+
 def resolve_api_key(db: Session, secret: str, now: datetime) -> ApiKey:
     row = db.scalars(select(ApiKey).where(ApiKey.key_sha256 == token_sha256(secret))).one_or_none()
-    if row is None:
-        raise Unauthorized("Unknown API key.", code="api_key_invalid")
-    if row.revoked_at is not None:
-        raise Unauthorized("This API key was revoked.", code="api_key_revoked")
-    # Recorded at minute resolution: a write per request would serialise every API call.
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+    _refuse_unusable(row is not None, row.revoked_at if row is not None else None)
+    assert row is not None
+    if _due_for_touch(row.last_used_at, now):
         row.last_used_at = now
     return row
+
+
+@dataclass(frozen=True)
+class KeyCaller:
+    """A platform API key resolved without ORM objects: what the per-play route needs."""
+
+    key_id: uuid.UUID
+    platform_id: uuid.UUID
+    channel_id: str | None
+
+
+_CALLER_BY_HASH = (
+    select(
+        ApiKey.id, ApiKey.platform_id, ApiKey.revoked_at, ApiKey.last_used_at, Platform.channel_id
+    )
+    .join(Platform, Platform.id == ApiKey.platform_id)
+    .where(ApiKey.key_sha256 == bindparam("sha"))
+)
+_TOUCH = (
+    update(ApiKey)
+    .where(ApiKey.id == bindparam("key_id"))
+    .values(last_used_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+
+
+def resolve_key_caller(db: Session, secret: str, now: datetime) -> KeyCaller:
+    """:func:`resolve_api_key` for the hot path: one prebuilt Core statement (key and platform
+    together), the minute-resolution ``last_used_at`` written and committed at once when due
+    (so it is kept whether or not the caller's own work commits)."""
+    row = db.execute(_CALLER_BY_HASH, {"sha": token_sha256(secret)}).one_or_none()
+    _refuse_unusable(row is not None, row[2] if row is not None else None)
+    assert row is not None
+    key_id, platform_id, _, last_used_at, channel_id = row
+    if _due_for_touch(last_used_at, now):
+        db.execute(_TOUCH, {"key_id": key_id, "now": now})
+        db.commit()
+    return KeyCaller(key_id, platform_id, channel_id)

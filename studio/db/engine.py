@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from studio.errors import ConfigurationError
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, idle_ping_s: float | None = None) -> Engine:
     """An engine tuned per dialect: SQLite gets WAL, foreign keys and a busy timeout so the
     API threads and in-process workers can share the file."""
     if url.startswith("sqlite"):
@@ -27,7 +28,37 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_connections_idle_over(engine, IDLE_PING_S if idle_ping_s is None else idle_ping_s)
+    return engine
+
+
+# A pooled connection idle this long is pinged before use; a busier one is not. Pinging every
+# checkout (``pool_pre_ping``) costs a round trip per request. What it guards against is a
+# server restart or a dropped connection, found then on checkout instead of by a failed query;
+# and when a query does fail on a lost connection, SQLAlchemy invalidates every connection of
+# the pool made before it, so only requests already in flight see the outage either way.
+IDLE_PING_S = 5.0
+
+
+def _ping_connections_idle_over(engine: Engine, seconds: float) -> None:
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _idle_from_now(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is not None and time.monotonic() - idle_since < seconds:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as err:  # the driver's own error for a dead connection
+            raise exc.DisconnectionError() from err  # the pool retries with a new one
+        if not alive:
+            raise exc.DisconnectionError()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -52,6 +52,7 @@ from royalties.vouchers import (
     Reason,
     accept_voucher,
 )
+from studio.auth.api_keys import KeyCaller
 from studio.db.models import (
     ChannelMeter,
     LedgerEntry,
@@ -371,7 +372,7 @@ _METER_LOCKED = (
 )
 
 
-def _meter(db: Session, platform: Platform, channel_id: str) -> _Meter:
+def _meter(db: Session, platform_id: uuid.UUID, channel_id: str) -> _Meter:
     row = db.execute(_METER_LOCKED, {"channel_id": channel_id}).one_or_none()
     if row is not None:
         return _Meter(channel_id, *row)
@@ -379,7 +380,7 @@ def _meter(db: Session, platform: Platform, channel_id: str) -> _Meter:
         db.execute(
             insert(ChannelMeter).values(
                 channel_id=channel_id,
-                platform_id=platform.id,
+                platform_id=platform_id,
                 last_seq=0,
                 charged=0,
                 last_timestamp=0,
@@ -410,13 +411,14 @@ def meter_state(meter: _Meter, on_chain: _OnChain) -> ChannelState:
 
 
 @answers_503
-def access(db: Session, services: Services, platform: Platform, body: AccessIn) -> AccessOut:
+def access(db: Session, services: Services, caller: KeyCaller, body: AccessIn) -> AccessOut:
     """Verifies the voucher for one play of ``body.track_id`` and records it; raises a 4xx
     TimbreError (code = the refusal reason) otherwise, changing nothing.
 
     Round trips: one query for the track and its price, the meter row under its lock, one
     ``eth_call`` for the channel, then the writes and the commit (see :func:`_record`)."""
-    if platform.channel_id is None:
+    channel_id = caller.channel_id
+    if channel_id is None:
         raise Conflict("Open and link an escrow channel first.", code="channel_not_open")
     chain = require_chain(services)
     now = services.clock()
@@ -427,8 +429,8 @@ def access(db: Session, services: Services, platform: Platform, body: AccessIn) 
     d = chain.deployment
     epoch = d.epoch_at(body.timestamp if in_skew else now_s)
     track = priced_track(db, body.track_id, epoch)
-    meter = _meter(db, platform, platform.channel_id)
-    on_chain = read_channel(chain, services.settings.chain_rpc_url, int(platform.channel_id))
+    meter = _meter(db, caller.platform_id, channel_id)
+    on_chain = read_channel(chain, services.settings.chain_rpc_url, int(channel_id))
     state = meter_state(meter, on_chain)
     v = body.voucher
     voucher = SignedVoucher(
@@ -450,7 +452,7 @@ def access(db: Session, services: Services, platform: Platform, body: AccessIn) 
             code=verdict.reason.value,
             detail={k: str(val) for k, val in verdict.detail.items()},
         )
-    return _record(db, services, platform, meter, track, verdict, body, epoch, now)
+    return _record(db, services, caller.platform_id, meter, track, verdict, body, epoch, now)
 
 
 @functools.lru_cache(maxsize=16)
@@ -461,7 +463,7 @@ def _domain(chain_id: int, escrow: str) -> Eip712Domain:
 def _record(
     db: Session,
     services: Services,
-    platform: Platform,
+    platform_id: uuid.UUID,
     meter: _Meter,
     track: _Priced,
     ok: Accepted,
@@ -491,7 +493,7 @@ def _record(
         "peaks": [p.hex() for p in new.usage.peaks],
         "now": now,
         "voucher_id": voucher_id,
-        "platform_id": platform.id,
+        "platform_id": platform_id,
         "usage_root": "0x" + new.usage.root().hex(),
         "signature": body.signature,
         "play_id": play_id,

@@ -52,6 +52,40 @@ def test_api_key_lifecycle(client: TestClient, services: Services) -> None:
     assert (after.status_code, after.json()["error"]["code"]) == (401, "api_key_revoked")
 
 
+def test_the_play_route_resolves_keys_as_every_other_route(client: TestClient) -> None:
+    """``POST /v1/access`` resolves its key on its own hot path: the same refusals, and it
+    records the key's last use."""
+    headers = sign_in(client, Wallet.new())
+    pid = _platform(client, headers)
+    created = client.post(f"/v1/platforms/{pid}/api-keys", json={"name": "p"}, headers=headers)
+    key, key_id = created.json()["key"], created.json()["id"]
+    play = {
+        "track_id": "0x" + "00" * 32,
+        "timestamp": 1,
+        "voucher": {
+            "channel_id": "1",
+            "cumulative_amount": "1",
+            "usage_root": "0x" + "00" * 32,
+            "seq": 1,
+        },
+        "signature": "0x" + "11" * 65,
+    }
+
+    def code(api_key: str | None) -> tuple[int, str]:
+        extra = {} if api_key is None else {"X-API-Key": api_key}
+        r = client.post("/v1/access", json=play, headers=extra)
+        return r.status_code, r.json()["error"]["code"]
+
+    assert code(None) == (401, "no_api_key")
+    assert code("tk_nope") == (401, "api_key_invalid")
+    # the key is good: the platform is asked to open its channel first
+    assert code(key) == (409, "channel_not_open")
+    listing = client.get(f"/v1/platforms/{pid}/api-keys", headers=headers).json()
+    assert listing[0]["last_used_at"] is not None
+    client.delete(f"/v1/platforms/{pid}/api-keys/{key_id}", headers=headers)
+    assert code(key) == (401, "api_key_revoked")
+
+
 def test_unknown_or_missing_api_key_is_401(client: TestClient) -> None:
     r = client.get("/v1/platforms/current", headers={"X-API-Key": "tk_nope"})
     assert (r.status_code, r.json()["error"]["code"]) == (401, "api_key_invalid")
