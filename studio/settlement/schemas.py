@@ -211,3 +211,35 @@ class EpochOut(BaseModel):
     root_tx_hash: str | None
     closed_at: datetime | None
     report: dict[str, Any] | None = None
+
+
+class ChannelConsoleOut(ChannelOut):
+    """The channel as the platform console shows it: with the chain's clock, so the timed
+    exit's countdown is counted in chain time."""
+
+    chain_time: int = Field(description="Unix seconds of the latest block")
+    withdrawal_delay_s: int
+
+
+class TxParamsOut(BaseModel):
+    """What a wallet needs to sign one set-up step itself (EIP-1559 transaction)."""
+
+    chain_id: int
+    sender: str
+    to: str
+    nonce: int
+    gas: str
+    max_fee_per_gas: str = Field(description="wei")
+    max_priority_fee_per_gas: str = Field(description="wei")
+
+
+class RawTxIn(BaseModel):
+    raw: str = Field(
+        pattern=r"^0x[0-9a-fA-F]{2,65536}$", description="A signed EIP-1559 transaction"
+    )
+
+
+class TxOutcomeOut(BaseModel):
+    tx_hash: str
+    succeeded: bool
+    channel_id: str | None = Field(description="The channel it opened (ChannelOpened), if any")
