@@ -84,7 +84,11 @@ def load_deployment(settings: Settings) -> Deployment | None:
 
 
 def build_services(settings: Settings) -> Services:
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        pool_overflow=settings.database_pool_overflow,
+    )
     return Services(
         settings=settings,
         engine=engine,

@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     # --- database -------------------------------------------------------------------------
     # Empty means the embedded SQLite file var/timbre.db.
     database_url: str = ""
+    # PostgreSQL connections a process keeps open between requests. A request beyond them
+    # opens one (up to DATABASE_POOL_OVERFLOW more) and closes it after: a connect and a new
+    # server backend per request, so keep this near the requests a process runs at once (its
+    # thread pool runs 40). Processes x (size + overflow) must fit the server's
+    # max_connections (PostgreSQL's default: 100).
+    database_pool_size: int = Field(default=32, ge=1, le=1000)
+    database_pool_overflow: int = Field(default=8, ge=0, le=1000)
 
     # --- object store ---------------------------------------------------------------------
     object_store: Literal["local", "s3"] = "local"

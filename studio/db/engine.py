@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from studio.errors import ConfigurationError
 
 
-def make_engine(url: str, idle_ping_s: float | None = None) -> Engine:
+def make_engine(
+    url: str, idle_ping_s: float | None = None, pool_size: int = 32, pool_overflow: int = 8
+) -> Engine:
     """An engine tuned per dialect: SQLite gets WAL, foreign keys and a busy timeout so the
     API threads and in-process workers can share the file."""
     if url.startswith("sqlite"):
@@ -28,7 +30,7 @@ def make_engine(url: str, idle_ping_s: float | None = None) -> Engine:
             cur.close()
 
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_overflow)
     _ping_connections_idle_over(engine, IDLE_PING_S if idle_ping_s is None else idle_ping_s)
     return engine
 

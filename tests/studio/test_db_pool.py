@@ -5,13 +5,17 @@ if the server drops it anyway, one query fails and the pool forgets every older 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError
 
 from studio.db.engine import make_engine
+from studio.services import build_services
+from studio.settings import Settings
 from tests.conftest import PG_ADMIN_DSN
 
 
@@ -29,11 +33,11 @@ def _pings(engine: Engine) -> list[int]:
     seen: list[int] = []
     ping = engine.dialect.do_ping
 
-    def counting(dbapi_conn: object) -> bool:
+    def counting(dbapi_conn: DBAPIConnection) -> bool:
         seen.append(1)
         return bool(ping(dbapi_conn))
 
-    engine.dialect.do_ping = counting  # type: ignore[method-assign]
+    engine.dialect.do_ping = counting  # type: ignore[method-assign,assignment]
     return seen
 
 
@@ -86,3 +90,31 @@ def test_without_a_ping_one_query_fails_and_the_pool_recovers(
         assert _backend_pid(engine) != first  # the pool was invalidated: a new connection
     finally:
         engine.dispose()
+
+
+def test_connections_up_to_the_pool_size_stay_open_between_requests(
+    postgres_database: Callable[[], str], tmp_path: Path
+) -> None:
+    """Concurrent requests up to TIMBRE_DATABASE_POOL_SIZE reuse their connections; only the
+    overflow beyond it is closed on return (a new server backend per request)."""
+    settings = Settings(
+        database_url=postgres_database(),
+        objects_dir=tmp_path,
+        database_pool_size=3,
+        database_pool_overflow=2,
+    )
+    services = build_services(settings)
+    engine = services.engine
+    try:
+        held = [engine.connect() for _ in range(5)]  # 3 pooled + 2 overflow
+        pids = {int(c.execute(text("SELECT pg_backend_pid()")).scalar_one()) for c in held}
+        for c in held:
+            c.close()
+        assert engine.pool.checkedin() == 3  # type: ignore[attr-defined]
+        again = [engine.connect() for _ in range(3)]
+        reused = {int(c.execute(text("SELECT pg_backend_pid()")).scalar_one()) for c in again}
+        for c in again:
+            c.close()
+        assert reused <= pids and len(reused) == 3
+    finally:
+        services.close()
