@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -29,12 +28,9 @@ import soundfile as sf
 from eth_account import Account
 from fastapi.testclient import TestClient
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
-from sqlalchemy import select
 from web3 import Web3
 
 from contracts.deploy import connect
-from studio.db.models import Account as DbAccount
-from studio.db.models import Job
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Studio, serve_studio
 from tests.e2e.test_web import ConsoleWatch, LiveWorld
 from tests.studio.wallets import Wallet
@@ -84,25 +80,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         world.sign_in("creator", "creator", wallet=wallet("Demo creator"))
         voice_id = world.voice("creator", approval=True)
         world.sign_in("fan", "fan", wallet=wallet("Demo fan"))
-        stored = studio.services.store.put(io.BytesIO(_wav_bytes()), content_type="audio/wav")
-        with studio.services.db() as db:
-            fan = db.scalars(
-                select(DbAccount).where(DbAccount.address == world.wallets["fan"].address)
-            ).one()
-            job = Job(
-                owner_id=fan.id,
-                kind="convert",
-                status="succeeded",
-                stage="done",
-                percent=100.0,
-                params={},
-                voice_model_id=uuid.UUID(voice_id),
-                result_sha256=stored.sha256,
-                created_at=studio.services.clock(),
-            )
-            db.add(job)
-            db.commit()
-            job_id = str(job.id)
+        job_id = world.conversion("fan", voice_id, data=_wav_bytes())
         r = http.post(
             "/v1/tracks",
             json={"job_id": job_id, "title": "Tone for the ears"},

@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 from contracts.eip712 import Voucher, escrow_domain, sign_voucher
 from royalties.usage_log import UsageRecord, verify_inclusion
 from studio.db.models import Play
-from tests.studio.test_settlement_world import FIRST_PLATFORM, Platform, World, node, world
+from tests.studio.test_settlement_world import (
+    FIRST_PLATFORM,
+    Platform,
+    World,
+    access_request,
+    node,
+    world,
+)
 
 __all__ = ["node", "world"]
 
@@ -48,17 +55,7 @@ def _custom(w: World, p: Platform, track: dict[str, Any], **changes: Any) -> dic
         **changes,
     }
     voucher = Voucher(**fields)
-    return {
-        "track_id": track["id"],
-        "timestamp": ts,
-        "voucher": {
-            "channel_id": str(voucher.channel_id),
-            "cumulative_amount": str(voucher.cumulative_amount),
-            "usage_root": "0x" + voucher.usage_root.hex(),
-            "seq": voucher.seq,
-        },
-        "signature": sig_override or _signed(w, p, voucher, key),
-    }
+    return access_request(track, ts, voucher, sig_override or _signed(w, p, voucher, key))
 
 
 def _state(w: World, p: Platform) -> tuple[str, int, int]:

@@ -32,7 +32,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from contracts.eip712 import ModelTerms, registry_domain, sign_model_terms
 from storage import LocalObjectStore
 from studio.app import create_app
 from studio.db.models import Account, Job, VoiceModel
@@ -186,42 +185,7 @@ def _siwe(m: Matrix, actor: str) -> Call:
 def _terms(m: Matrix, actor: str) -> Call:
     """The voice creator's signed next terms (valid for the owner; refused before the signature
     is even looked at for anyone else)."""
-    w, voice = m.w, m.objects["voice_id"]
-    artifact = m.client.get(f"/v1/voices/{voice}").json()["artifact_sha256"]
-    wallet = w.wallets["creator"]
-    nonce = int(
-        m.client.get("/v1/voices/registry/nonce", headers=m.headers["creator"]).json()["nonce"]
-    )
-    terms = ModelTerms(
-        creator=wallet.address,
-        payout=wallet.address,
-        artifact_hash=bytes.fromhex(artifact),
-        metadata_uri="",
-        creator_bps=5000,
-        fan_bps=4000,
-        platform_bps=1000,
-        price_per_play=3000,
-        approval_required=False,
-        nonce=nonce,
-        deadline=w.now() + 3600,
-    )
-    d = w.deployment
-    domain = registry_domain(d.chain_id, d.registry)
-    sig = sign_model_terms(bytes(wallet.account.key), domain, terms)
-    return Call(
-        json={
-            "payout_address": terms.payout,
-            "creator_bps": 5000,
-            "fan_bps": 4000,
-            "platform_bps": 1000,
-            "price_per_play": "3000",
-            "approval_required": False,
-            "metadata_uri": "",
-            "nonce": str(nonce),
-            "deadline": terms.deadline,
-            "signature": "0x" + sig.hex(),
-        }
-    )
+    return Call(json=m.w.terms_request("creator", m.objects["voice_id"]))
 
 
 def _approve(m: Matrix, actor: str) -> Call:

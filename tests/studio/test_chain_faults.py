@@ -22,8 +22,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from contracts.eip712 import ModelTerms as Signed
-from contracts.eip712 import registry_domain, sign_model_terms
 from studio.chain_relay import relay_pending
 from studio.db.models import Epoch, ModelTerms
 from studio.settlement.epochs import settle_next
@@ -53,37 +51,7 @@ def short_receipt_wait(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _terms(w: World, creator: str, voice_id: str, price: int) -> dict[str, Any]:
     """Signed terms for ``voice_id`` (as World.sign_terms, without expecting them active)."""
-    wallet, h = w.wallets[creator], w.headers[creator]
-    artifact = w.client.get(f"/v1/voices/{voice_id}", headers=h).json()["artifact_sha256"]
-    nonce = int(w.client.get("/v1/voices/registry/nonce", headers=h).json()["nonce"])
-    terms = Signed(
-        creator=wallet.address,
-        payout=wallet.address,
-        artifact_hash=bytes.fromhex(artifact),
-        metadata_uri="",
-        creator_bps=5000,
-        fan_bps=4000,
-        platform_bps=1000,
-        price_per_play=price,
-        approval_required=False,
-        nonce=nonce,
-        deadline=w.now() + 3600,
-    )
-    d = w.deployment
-    domain = registry_domain(d.chain_id, d.registry)
-    sig = sign_model_terms(bytes(wallet.account.key), domain, terms)
-    return {
-        "payout_address": terms.payout,
-        "creator_bps": 5000,
-        "fan_bps": 4000,
-        "platform_bps": 1000,
-        "price_per_play": str(price),
-        "approval_required": False,
-        "metadata_uri": "",
-        "nonce": str(nonce),
-        "deadline": terms.deadline,
-        "signature": "0x" + sig.hex(),
-    }
+    return w.terms_request(creator, voice_id, price=price)
 
 
 def _backend(ready: dict[str, Any], name: str) -> dict[str, Any]:

@@ -24,11 +24,18 @@ from web3 import Web3
 
 from contracts.anvil import AnvilNode
 from contracts.deploy import Contracts, Deployment, connect, deploy_all
-from contracts.eip712 import ModelTerms, escrow_domain, registry_domain, sign_model_terms
+from contracts.eip712 import (
+    ModelTerms,
+    Voucher,
+    escrow_domain,
+    registry_domain,
+    sign_model_terms,
+)
 from contracts.transact import transact
 from royalties.platform_meter import PlatformMeter
 from studio.db.models import Account, Job, VoiceModel
 from studio.services import Services
+from tests.studio.terms import terms_body
 from tests.studio.wallets import Wallet, sign_in
 
 EPOCH_S = 3600
@@ -42,6 +49,23 @@ FIRST_PLATFORM = 5
 def node() -> Iterator[AnvilNode]:
     with AnvilNode() as n:
         yield n
+
+
+def access_request(
+    track: dict[str, Any], timestamp: int, voucher: Voucher, signature: str
+) -> dict[str, Any]:
+    """The body of ``POST /v1/access``: one play of ``track`` paid by ``voucher``."""
+    return {
+        "track_id": track["id"],
+        "timestamp": timestamp,
+        "voucher": {
+            "channel_id": str(voucher.channel_id),
+            "cumulative_amount": str(voucher.cumulative_amount),
+            "usage_root": "0x" + voucher.usage_root.hex(),
+            "seq": voucher.seq,
+        },
+        "signature": signature,
+    }
 
 
 @dataclass
@@ -93,18 +117,13 @@ class World:
     def dev(self, index: int) -> LocalAccount:
         return self.node.dev_accounts[index]
 
-    def voice(
-        self,
-        creator: str,
-        *,
-        price: int = 3000,
-        approval: bool = False,
-        shares: tuple[int, int, int] = (5000, 4000, 1000),
-    ) -> str:
-        """A trained voice of ``creator`` with signed terms relayed to the registry."""
-        w = self.wallets[creator]
+    def ready_voice(self, creator: str) -> tuple[str, str]:
+        """A trained ("ready") voice of ``creator``, written straight into the database (training
+        is tested in test_jobs): its id and random artifact hash."""
         with self.services.db() as db:
-            account = db.scalars(select(Account).where(Account.address == w.address)).one()
+            account = db.scalars(
+                select(Account).where(Account.address == self.wallets[creator].address)
+            ).one()
             vm = VoiceModel(
                 creator_id=account.id,
                 name=f"voice {uuid.uuid4().hex[:6]}",
@@ -115,22 +134,40 @@ class World:
             )
             db.add(vm)
             db.commit()
-            voice_id, artifact = str(vm.id), vm.artifact_sha256
-        assert artifact is not None
+            assert vm.artifact_sha256 is not None
+            return str(vm.id), vm.artifact_sha256
+
+    def voice(
+        self,
+        creator: str,
+        *,
+        price: int = 3000,
+        approval: bool = False,
+        shares: tuple[int, int, int] = (5000, 4000, 1000),
+    ) -> str:
+        """A trained voice of ``creator`` with signed terms relayed to the registry."""
+        voice_id, artifact = self.ready_voice(creator)
         self.sign_terms(creator, voice_id, artifact, price=price, approval=approval, shares=shares)
         return voice_id
 
-    def sign_terms(
+    def terms_request(
         self,
         creator: str,
         voice_id: str,
-        artifact: str,
+        artifact: str | None = None,
         *,
-        price: int,
+        price: int = 3000,
         approval: bool = False,
         shares: tuple[int, int, int] = (5000, 4000, 1000),
     ) -> dict[str, Any]:
+        """The body of ``POST /v1/voices/{voice_id}/terms``: ``creator``'s terms for the voice
+        (its artifact read from ``GET /v1/voices/{voice_id}`` unless given) with the creator's
+        next registry nonce, signed by the creator; not sent."""
         w, h = self.wallets[creator], self.headers[creator]
+        if artifact is None:
+            artifact = str(
+                self.client.get(f"/v1/voices/{voice_id}", headers=h).json()["artifact_sha256"]
+            )
         nonce = int(self.client.get("/v1/voices/registry/nonce", headers=h).json()["nonce"])
         terms = ModelTerms(
             creator=w.address,
@@ -147,30 +184,34 @@ class World:
         )
         d = self.deployment
         sig = sign_model_terms(bytes(w.account.key), registry_domain(d.chain_id, d.registry), terms)
+        return terms_body(terms, sig)
+
+    def sign_terms(
+        self,
+        creator: str,
+        voice_id: str,
+        artifact: str,
+        *,
+        price: int,
+        approval: bool = False,
+        shares: tuple[int, int, int] = (5000, 4000, 1000),
+    ) -> dict[str, Any]:
+        """Posts :meth:`terms_request` and expects the terms active."""
+        body = self.terms_request(
+            creator, voice_id, artifact, price=price, approval=approval, shares=shares
+        )
         r = self.client.post(
-            f"/v1/voices/{voice_id}/terms",
-            json={
-                "payout_address": terms.payout,
-                "creator_bps": terms.creator_bps,
-                "fan_bps": terms.fan_bps,
-                "platform_bps": terms.platform_bps,
-                "price_per_play": str(price),
-                "approval_required": approval,
-                "metadata_uri": "",
-                "nonce": str(nonce),
-                "deadline": terms.deadline,
-                "signature": "0x" + sig.hex(),
-            },
-            headers=h,
+            f"/v1/voices/{voice_id}/terms", json=body, headers=self.headers[creator]
         )
         assert r.status_code == 201, r.text
         assert r.json()["status"] == "active", r.json()
         return dict(r.json())
 
-    def conversion(self, fan: str, voice_id: str) -> str:
+    def conversion(self, fan: str, voice_id: str, data: bytes | None = None) -> str:
         """A succeeded conversion job of ``fan`` (the pipeline itself is tested in test_jobs):
-        its result is random 'audio' in the object store."""
-        data = os.urandom(2048)
+        its result, ``data`` (random 'audio' unless given), in the object store."""
+        if data is None:
+            data = os.urandom(2048)
         stored = self.services.store.put(io.BytesIO(data), content_type="audio/wav")
         with self.services.db() as db:
             account = db.scalars(
@@ -244,18 +285,7 @@ class World:
         """The next voucher of ``p`` for one play of ``track`` (logged in its meter)."""
         ts = over.pop("timestamp", self.now())
         voucher, sig = p.meter.pay(bytes.fromhex(track["content_sha256"]), price, ts)
-        return {
-            "track_id": track["id"],
-            "timestamp": ts,
-            "voucher": {
-                "channel_id": str(voucher.channel_id),
-                "cumulative_amount": str(voucher.cumulative_amount),
-                "usage_root": "0x" + voucher.usage_root.hex(),
-                "seq": voucher.seq,
-            },
-            "signature": "0x" + sig.hex(),
-            **over,
-        }
+        return {**access_request(track, ts, voucher, "0x" + sig.hex()), **over}
 
     def play(self, p: Platform, track: dict[str, Any], price: int) -> dict[str, Any]:
         r = self.client.post(

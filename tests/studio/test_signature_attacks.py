@@ -37,6 +37,7 @@ from contracts.transact import transact
 from royalties.platform_meter import PlatformMeter
 from studio.db.models import Account, Play, Session, VoiceModel
 from studio.db.models import ModelTerms as TermsRow
+from tests.studio.terms import terms_body
 from tests.studio.test_access import PRICE, _custom, _state
 from tests.studio.test_settlement_world import (
     DEPLOYER,
@@ -201,46 +202,11 @@ def test_sign_in_with_lying_erc1271_wallets(world: World) -> None:
 # --- creator terms (EIP-712 ModelTerms) ----------------------------------------------------
 
 
-def _ready_voice(w: World, creator: str) -> tuple[str, str]:
-    with w.services.db() as db:
-        account = db.scalars(
-            select(Account).where(Account.address == w.wallets[creator].address)
-        ).one()
-        vm = VoiceModel(
-            creator_id=account.id,
-            name=f"voice {uuid.uuid4().hex[:6]}",
-            status="ready",
-            method="baseline",
-            artifact_sha256=os.urandom(32).hex(),
-            created_at=w.services.clock(),
-        )
-        db.add(vm)
-        db.commit()
-        assert vm.artifact_sha256 is not None
-        return str(vm.id), vm.artifact_sha256
-
-
-def _terms_body(terms: ModelTerms, signature: bytes | str, **over: Any) -> dict[str, Any]:
-    return {
-        "payout_address": terms.payout,
-        "creator_bps": terms.creator_bps,
-        "fan_bps": terms.fan_bps,
-        "platform_bps": terms.platform_bps,
-        "price_per_play": str(terms.price_per_play),
-        "approval_required": terms.approval_required,
-        "metadata_uri": terms.metadata_uri,
-        "nonce": str(terms.nonce),
-        "deadline": terms.deadline,
-        "signature": signature if isinstance(signature, str) else hx(signature),
-        **over,
-    }
-
-
 def test_terms_signature_attacks(world: World) -> None:
     w = world
     h = w.sign_in("creator", "creator")
     w.sign_in("stranger", "creator")
-    voice_id, artifact = _ready_voice(w, "creator")
+    voice_id, artifact = w.ready_voice("creator")
     d = w.deployment
     creator = w.wallets["creator"].address
     reg = registry_domain(d.chain_id, d.registry)
@@ -275,56 +241,56 @@ def test_terms_signature_attacks(world: World) -> None:
     sign_in_text = _message(w.wallets["creator"], "abcdef0123456789abcd")
     cases: dict[str, tuple[dict[str, Any], int, str]] = {
         "other chain": (
-            _terms_body(
+            terms_body(
                 base, sign_model_terms(key, registry_domain(d.chain_id + 1, d.registry), base)
             ),
             403,
             "terms_bad_signature",
         ),
         "other contract (escrow as verifyingContract)": (
-            _terms_body(base, sign_model_terms(key, registry_domain(d.chain_id, d.escrow), base)),
+            terms_body(base, sign_model_terms(key, registry_domain(d.chain_id, d.escrow), base)),
             403,
             "terms_bad_signature",
         ),
         "other contract (escrow's domain)": (
-            _terms_body(base, sign_model_terms(key, escrow_domain(d.chain_id, d.escrow), base)),
+            terms_body(base, sign_model_terms(key, escrow_domain(d.chain_id, d.escrow), base)),
             403,
             "terms_bad_signature",
         ),
         "purpose: a track approval": (
-            _terms_body(base, sign_track_approval(key, reg, approval)),
+            terms_body(base, sign_track_approval(key, reg, approval)),
             403,
             "terms_bad_signature",
         ),
         "purpose: a voucher": (
-            _terms_body(base, sign_voucher(key, escrow_domain(d.chain_id, d.escrow), voucher)),
+            terms_body(base, sign_voucher(key, escrow_domain(d.chain_id, d.escrow), voucher)),
             403,
             "terms_bad_signature",
         ),
         "purpose: a sign-in message": (
-            _terms_body(base, w.wallets["creator"].sign(sign_in_text)),
+            terms_body(base, w.wallets["creator"].sign(sign_in_text)),
             403,
             "terms_bad_signature",
         ),
-        "high-s twin": (_terms_body(base, high_s(valid)), 403, "terms_bad_signature"),
-        "r off the curve": (_terms_body(base, off_curve(valid)), 403, "terms_bad_signature"),
+        "high-s twin": (terms_body(base, high_s(valid)), 403, "terms_bad_signature"),
+        "r off the curve": (terms_body(base, off_curve(valid)), 403, "terms_bad_signature"),
         "wrong signer": (
-            _terms_body(base, sign_model_terms(_key(w, "stranger"), reg, base)),
+            terms_body(base, sign_model_terms(_key(w, "stranger"), reg, base)),
             403,
             "terms_bad_signature",
         ),
         "signed terms, other price sent": (
-            _terms_body(base, valid, price_per_play=str(PRICE - 1)),
+            terms_body(base, valid, price_per_play=str(PRICE - 1)),
             403,
             "terms_bad_signature",
         ),
         "expired": (
-            _terms_body(expired, sign_model_terms(key, reg, expired)),
+            terms_body(expired, sign_model_terms(key, reg, expired)),
             400,
             "signature_expired",
         ),
         "payout not signed by the payout": (
-            _terms_body(
+            terms_body(
                 split,
                 sign_model_terms(key, reg, split),
                 payout_signature=hx(sign_model_terms(key, reg, split)),
@@ -333,7 +299,7 @@ def test_terms_signature_attacks(world: World) -> None:
             "payout_signature_missing",
         ),
         "payout signature, high-s twin": (
-            _terms_body(
+            terms_body(
                 split,
                 sign_model_terms(key, reg, split),
                 payout_signature=hx(
@@ -344,11 +310,11 @@ def test_terms_signature_attacks(world: World) -> None:
             "payout_signature_missing",
         ),
         "deadline past year 9999": (
-            _terms_body(far, sign_model_terms(key, reg, far)),
+            terms_body(far, sign_model_terms(key, reg, far)),
             422,
             "validation_error",
         ),
-        "odd-length hex signature": (_terms_body(base, hx(valid)[:-1]), 422, "validation_error"),
+        "odd-length hex signature": (terms_body(base, hx(valid)[:-1]), 422, "validation_error"),
     }
     before = _counts(w)
     for name, (body, status, code) in cases.items():
@@ -360,27 +326,27 @@ def test_terms_signature_attacks(world: World) -> None:
     assert w.client.get(f"/v1/voices/{voice_id}").status_code == 404  # not open
     assert int(w.contracts.registry.functions.nonces(creator).call()) == registry_nonce
 
-    r = w.client.post(f"/v1/voices/{voice_id}/terms", json=_terms_body(base, valid), headers=h)
+    r = w.client.post(f"/v1/voices/{voice_id}/terms", json=terms_body(base, valid), headers=h)
     assert r.status_code == 201 and r.json()["status"] == "active", r.text
     # The same signed terms again: refused (they were adopted as a second version, and every
     # fan's acceptance lapsed); new terms under the spent nonce: refused by the registry.
-    r = w.client.post(f"/v1/voices/{voice_id}/terms", json=_terms_body(base, valid), headers=h)
+    r = w.client.post(f"/v1/voices/{voice_id}/terms", json=terms_body(base, valid), headers=h)
     assert _error(r) == (409, "terms_replayed")
     cheaper = terms(price_per_play=1)
     r = w.client.post(
         f"/v1/voices/{voice_id}/terms",
-        json=_terms_body(cheaper, sign_model_terms(key, reg, cheaper)),
+        json=terms_body(cheaper, sign_model_terms(key, reg, cheaper)),
         headers=h,
     )
     assert _error(r) == (409, "registry_refused")
-    other_voice, _ = _ready_voice(w, "creator")
-    r = w.client.post(f"/v1/voices/{other_voice}/terms", json=_terms_body(base, valid), headers=h)
+    other_voice, _ = w.ready_voice("creator")
+    r = w.client.post(f"/v1/voices/{other_voice}/terms", json=terms_body(base, valid), headers=h)
     assert _error(r) == (403, "terms_bad_signature")
     # Another creator presenting this creator's signed terms for their own voice: refused.
-    stranger_voice, _ = _ready_voice(w, "stranger")
+    stranger_voice, _ = w.ready_voice("stranger")
     r = w.client.post(
         f"/v1/voices/{stranger_voice}/terms",
-        json=_terms_body(base, valid),
+        json=terms_body(base, valid),
         headers=w.headers["stranger"],
     )
     assert _error(r) == (403, "terms_bad_signature")

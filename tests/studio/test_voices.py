@@ -22,6 +22,7 @@ from contracts.eip712 import ModelTerms, registry_domain, sign_model_terms
 from studio.db.models import Account, VoiceModel
 from studio.local_chain import dev_roles
 from studio.services import Services
+from tests.studio.terms import terms_body
 from tests.studio.wallets import Wallet, sign_in
 
 
@@ -82,21 +83,6 @@ def _terms(wallet: Wallet, artifact: str, **changes: Any) -> ModelTerms:
     return replace(base, **changes)
 
 
-def _body(terms: ModelTerms, signature: bytes) -> dict[str, Any]:
-    return {
-        "payout_address": terms.payout,
-        "creator_bps": terms.creator_bps,
-        "fan_bps": terms.fan_bps,
-        "platform_bps": terms.platform_bps,
-        "price_per_play": str(terms.price_per_play),
-        "approval_required": terms.approval_required,
-        "metadata_uri": terms.metadata_uri,
-        "nonce": str(terms.nonce),
-        "deadline": terms.deadline,
-        "signature": "0x" + signature.hex(),
-    }
-
-
 def test_creator_signs_terms_and_the_voice_opens(app: TestClient) -> None:
     services: Services = app.app.state.services  # type: ignore[attr-defined]
     deployment: Deployment = services.deployment  # type: ignore[assignment]
@@ -112,7 +98,7 @@ def test_creator_signs_terms_and_the_voice_opens(app: TestClient) -> None:
     terms = _terms(creator, artifact, nonce=nonce)
     r = app.post(
         f"/v1/voices/{voice_id}/terms",
-        json=_body(terms, sign_model_terms(key, domain, terms)),
+        json=terms_body(terms, sign_model_terms(key, domain, terms)),
         headers=headers,
     )
     assert r.status_code == 201, r.text
@@ -131,7 +117,7 @@ def test_creator_signs_terms_and_the_voice_opens(app: TestClient) -> None:
     newer = _terms(creator, artifact, nonce=1, price_per_play=4000)
     r = app.post(
         f"/v1/voices/{voice_id}/terms",
-        json=_body(newer, sign_model_terms(key, domain, newer)),
+        json=terms_body(newer, sign_model_terms(key, domain, newer)),
         headers=headers,
     )
     assert r.status_code == 201 and r.json()["version"] == 2
@@ -142,7 +128,7 @@ def test_creator_signs_terms_and_the_voice_opens(app: TestClient) -> None:
     replay = _terms(creator, artifact, nonce=1, price_per_play=1)
     r = app.post(
         f"/v1/voices/{voice_id}/terms",
-        json=_body(replay, sign_model_terms(key, domain, replay)),
+        json=terms_body(replay, sign_model_terms(key, domain, replay)),
         headers=headers,
     )
     assert (r.status_code, r.json()["error"]["code"]) == (409, "registry_refused")
@@ -158,7 +144,7 @@ def test_a_separate_payout_address_must_sign_too(app: TestClient) -> None:
     voice_id = _trained_voice(app, creator)
     artifact = app.get(f"/v1/voices/{voice_id}", headers=headers).json()["artifact_sha256"]
     terms = _terms(creator, artifact, nonce=0, payout=payout.address)
-    body = _body(terms, sign_model_terms(bytes(creator.account.key), domain, terms))
+    body = terms_body(terms, sign_model_terms(bytes(creator.account.key), domain, terms))
     r = app.post(f"/v1/voices/{voice_id}/terms", json=body, headers=headers)
     assert (r.status_code, r.json()["error"]["code"]) == (403, "payout_signature_missing")
     payout_sig = sign_model_terms(bytes(payout.account.key), domain, terms)
@@ -184,16 +170,16 @@ def test_terms_signature_must_be_the_creators_for_this_registry(app: TestClient)
         return r.status_code, r.json().get("error", {}).get("code", "")
 
     cases = {
-        "impostor": _body(terms, sign_model_terms(bytes(impostor.account.key), domain, terms)),
-        "other chain": _body(
+        "impostor": terms_body(terms, sign_model_terms(bytes(impostor.account.key), domain, terms)),
+        "other chain": terms_body(
             terms, sign_model_terms(key, registry_domain(1, deployment.registry), terms)
         ),
-        "other contract": _body(
+        "other contract": terms_body(
             terms,
             sign_model_terms(key, registry_domain(deployment.chain_id, deployment.escrow), terms),
         ),
         "other price than signed": {
-            **_body(terms, sign_model_terms(key, domain, terms)),
+            **terms_body(terms, sign_model_terms(key, domain, terms)),
             "price_per_play": "1",
         },
     }
@@ -201,18 +187,24 @@ def test_terms_signature_must_be_the_creators_for_this_registry(app: TestClient)
         assert post(body) == (403, "terms_bad_signature"), name
 
     expired = _terms(creator, artifact, deadline=int(time.time()) - 1)
-    assert post(_body(expired, sign_model_terms(key, domain, expired))) == (
+    assert post(terms_body(expired, sign_model_terms(key, domain, expired))) == (
         400,
         "signature_expired",
     )
     lopsided = _terms(creator, artifact, platform_bps=2000)
-    assert post(_body(lopsided, sign_model_terms(key, domain, lopsided))) == (400, "shares_not_100")
+    assert post(terms_body(lopsided, sign_model_terms(key, domain, lopsided))) == (
+        400,
+        "shares_not_100",
+    )
 
     # only its creator can set a voice's terms
     other_creator = sign_in(app, Wallet.new(), roles=("creator",))
-    assert post(_body(terms, sign_model_terms(key, domain, terms)), other_creator)[0] == 404
+    assert post(terms_body(terms, sign_model_terms(key, domain, terms)), other_creator)[0] == 404
     fan = sign_in(app, Wallet.new(), roles=("fan",))
-    assert post(_body(terms, sign_model_terms(key, domain, terms)), fan) == (403, "role_required")
+    assert post(terms_body(terms, sign_model_terms(key, domain, terms)), fan) == (
+        403,
+        "role_required",
+    )
     assert app.get(f"/v1/voices/{voice_id}").status_code == 404  # still closed
 
 
@@ -221,6 +213,6 @@ def test_without_a_chain_terms_cannot_be_signed(client: TestClient) -> None:
     headers = sign_in(client, creator, roles=("creator",))
     voice_id = _trained_voice(client, creator)
     artifact = client.get(f"/v1/voices/{voice_id}", headers=headers).json()["artifact_sha256"]
-    body = _body(_terms(creator, artifact), b"\x11" * 65)
+    body = terms_body(_terms(creator, artifact), b"\x11" * 65)
     r = client.post(f"/v1/voices/{voice_id}/terms", json=body, headers=headers)
     assert (r.status_code, r.json()["error"]["code"]) == (503, "chain_not_configured")
