@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from voice_model.defaults import DEFAULT_INDEX_RATE, DEFAULT_PROTECT
+
 HEX_BYTES = r"^0x(?:[0-9a-fA-F]{2}){1,1024}$"  # whole bytes: an odd digit was a 500 (fromhex)
 
 
@@ -216,8 +218,8 @@ class ConvertJobIn(BaseModel):
     upload_id: uuid.UUID
     voice_model_id: uuid.UUID
     transpose: float = Field(default=0.0, ge=-24, le=24, description="Semitones")
-    index_rate: float = Field(default=0.5, ge=0, le=1)
-    protect: float = Field(default=0.33, ge=0, le=1)
+    index_rate: float = Field(default=DEFAULT_INDEX_RATE, ge=0, le=1)
+    protect: float = Field(default=DEFAULT_PROTECT, ge=0, le=1)
     accompaniment_upload_id: uuid.UUID | None = None
 
 

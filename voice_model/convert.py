@@ -32,6 +32,7 @@ import torch
 
 from voice_model.audio import LoudnessMeter, load, probe
 from voice_model.baseline import SourcePlan, plan_source
+from voice_model.defaults import DEFAULT_INDEX_RATE, DEFAULT_PROTECT
 from voice_model.errors import AudioTooShort
 from voice_model.features import analyze
 from voice_model.model import F32, Rendered, RenderRequest, VoiceModel
@@ -45,8 +46,8 @@ _FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3"}
 @dataclass
 class ConvertOptions:
     transpose: float = 0.0  # semitones
-    index_rate: float = 0.5  # 0 = decoder only, 1 = retrieved creator frames only
-    protect: float = 0.33  # 0 = convert consonants fully, 1 = keep the source's
+    index_rate: float = DEFAULT_INDEX_RATE  # 0 = decoder only, 1 = retrieved creator frames
+    protect: float = DEFAULT_PROTECT  # 0 = convert consonants fully, 1 = keep the source's
     chunk_s: float = 30.0
     overlap_s: float = 1.0
     margin_s: float = 0.5

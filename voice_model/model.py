@@ -22,6 +22,7 @@ import torch
 
 from voice_model import artifact, synth
 from voice_model.baseline import Mode, SourcePlan, convert_features, warp_mcep
+from voice_model.defaults import DEFAULT_INDEX_RATE, DEFAULT_PROTECT
 from voice_model.errors import ModelError
 from voice_model.features import (
     F64,
@@ -59,8 +60,8 @@ class RenderRequest:
     feats: Features
     plan: SourcePlan
     n_samples: int
-    index_rate: float = 0.5
-    protect: float = 0.33
+    index_rate: float = DEFAULT_INDEX_RATE
+    protect: float = DEFAULT_PROTECT
     sample_offset: int = 0
     phase_anchor: tuple[int, torch.Tensor] | None = None
 
@@ -149,8 +150,8 @@ class VoiceModel:
         plan: SourcePlan,
         *,
         n_samples: int,
-        index_rate: float = 0.5,
-        protect: float = 0.33,
+        index_rate: float = DEFAULT_INDEX_RATE,
+        protect: float = DEFAULT_PROTECT,
         sample_offset: int = 0,
         phase_anchor: tuple[int, torch.Tensor] | None = None,
     ) -> Rendered:

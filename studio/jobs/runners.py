@@ -145,8 +145,8 @@ def _run_convert(rt: JobRuntime, job: Job, work: Path, report: Reporter) -> str:
     params: dict[str, Any] = job.params
     options = ConvertOptions(
         transpose=float(params.get("transpose", 0.0)),
-        index_rate=float(params.get("index_rate", 0.5)),
-        protect=float(params.get("protect", 0.33)),
+        index_rate=float(params.get("index_rate", ConvertOptions.index_rate)),
+        protect=float(params.get("protect", ConvertOptions.protect)),
     )
     out = work / "converted.wav"
     report(0.01, "loading model")

@@ -229,7 +229,7 @@ export const fanPage: Page = ({ cfg, params }) => {
     min: 0,
     max: 1,
     step: 0.05,
-    value: 0.5,
+    value: 0.35, // the service's default (voice_model.model.DEFAULT_INDEX_RATE)
     format: (v) => `${Math.round(v * 100)} %`,
   });
   const protect = slider("Protect consonants and breaths", "Keeps unvoiced sounds from your original; 0 turns it off.", {
