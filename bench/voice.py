@@ -17,11 +17,13 @@ Prints a table; ``--json`` also writes every figure to a file. Units: seconds, M
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from voice_model import roster
 from voice_model.audio import save
+from voice_model.defaults import DEFAULT_INDEX_RATE
 from voice_model.evaluate import (
     INPUT_SR,
     EvalConfig,
@@ -242,6 +245,39 @@ def training_time(
     }
 
 
+def targets(report: dict[str, Any]) -> dict[str, Any]:
+    """The issue's targets for the neural method at the default index rate, each with the
+    figure measured and whether it is met (None: not measured in this run)."""
+    summary = report["evaluation"]["summary"]
+    label = next((k for k in summary if k in ("neural", f"neural@{DEFAULT_INDEX_RATE:g}")), None)
+    neural = summary.get(label, {}) if label else {}
+    long_rows = report.get("long_inputs", [])
+    memory_ratio = (
+        long_rows[-1]["peak_rss_mib"] / long_rows[0]["peak_rss_mib"] if len(long_rows) > 1 else None
+    )
+    train_s = report.get("training_time", {}).get("wall_s")
+    rows: dict[str, tuple[float | None, Callable[[float], bool]]] = {
+        "secs_gain_mean >= 0.15": (neural.get("secs_gain_mean"), lambda v: v >= 0.15),
+        "top1_accuracy >= 0.80": (neural.get("top1_accuracy"), lambda v: v >= 0.80),
+        "wer_minus_source_mean <= 0.10": (
+            neural.get("wer_minus_source_mean"),
+            lambda v: v <= 0.10,
+        ),
+        "f0_within_50c_mean >= 0.90": (neural.get("f0_within_50c_mean"), lambda v: v >= 0.90),
+        "rtf_mean <= 0.5 (CPU)": (neural.get("rtf_mean"), lambda v: v <= 0.5),
+        "peak memory 10 min / 1 min < 2": (memory_ratio, lambda v: v < 2.0),
+        "training from 5 min <= 1200 s (CPU)": (train_s, lambda v: v <= 1200),
+    }
+    return {
+        "method": label,
+        "asr": report["evaluation"]["config"].get("asr", [None])[0],
+        "figures": {
+            name: {"value": value, "met": None if value is None else bool(ok(value))}
+            for name, (value, ok) in rows.items()
+        },
+    }
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true", help="3 speakers, 12 training sentences")
@@ -255,6 +291,13 @@ def main() -> int:
     p.add_argument("--train-minutes", type=float, default=5.0)
     p.add_argument("--skip-batched", action="store_true", help="no batched-rendering figure")
     p.add_argument("--batch", type=int, default=16, help="chunks per batch (batched figure)")
+    p.add_argument(
+        "--index-rates",
+        nargs="+",
+        type=float,
+        default=None,
+        help="score the neural method at each rate, from the same models (default: the CLI's)",
+    )
     args = p.parse_args()
     if args.threads:
         os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -270,6 +313,8 @@ def main() -> int:
         work=args.work,
         threads=args.threads,
     )
+    if args.index_rates:
+        cfg = dataclasses.replace(cfg, index_rates=tuple(args.index_rates))
     report: dict[str, Any] = {
         "machine": {
             "platform": platform.platform(),
@@ -296,6 +341,7 @@ def main() -> int:
         report["training_time"] = training_time(
             args.work, args.train_minutes, args.device, args.threads, steps
         )
+    report["targets"] = targets(report)
     print(file=sys.stderr)
     print(format_table(report["evaluation"]))
     for row in report.get("long_inputs", []):
@@ -317,6 +363,10 @@ def main() -> int:
             f"training from {t['minutes']:g} min: {t['wall_s']:.0f} s wall "
             f"({t['steps']} steps), peak RSS {t['peak_rss_mib']:.0f} MiB"
         )
+    for name, row in report["targets"]["figures"].items():
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[row["met"]]
+        value = "-" if row["value"] is None else f"{row['value']:.3f}"
+        print(f"target {name:<38} {value:>10}  {verdict}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))

@@ -87,7 +87,20 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--steps", type=int, default=DecoderConfig.steps)
     e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     e.add_argument("--work", type=Path, default=Path("var/voice-eval"))
-    e.add_argument("--asr", choices=["pocketsphinx", "none"], default="pocketsphinx")
+    e.add_argument(
+        "--asr",
+        nargs="*",
+        choices=["whisper", "pocketsphinx"],
+        default=["whisper", "pocketsphinx"],
+        help="recognizers for WER, the first gives 'wer' (none: no WER)",
+    )
+    e.add_argument(
+        "--index-rates",
+        nargs="+",
+        type=float,
+        default=[ConvertOptions.index_rate],
+        help="score the neural method at each rate (models trained once)",
+    )
     e.add_argument("--json", action="store_true", help="print JSON only")
     return p
 
@@ -161,7 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     steps=args.steps,
                     device=args.device,
                     work=args.work,
-                    asr=args.asr,
+                    asr=tuple(args.asr),
+                    index_rates=tuple(args.index_rates),
                 ),
                 progress=bar,
             )

