@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psycopg
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from fastapi.testclient import TestClient
@@ -71,6 +72,7 @@ from studio.db.models import ChannelMeter  # noqa: E402
 from studio.db.models import Play as PlayRow  # noqa: E402
 from studio.services import Services, build_services  # noqa: E402
 from studio.settings import Settings  # noqa: E402
+from tests.conftest import PG_ADMIN_DSN  # noqa: E402
 from tests.scale.cluster import RedisServer, drop_database, fresh_database  # noqa: E402
 from tests.studio.test_settlement_world import (  # noqa: E402
     DEPLOYER,
@@ -333,6 +335,18 @@ def _tree_cpu_s(pids: list[int]) -> dict[int, float]:
     return {p: times[p] for p in tree if p in times}
 
 
+def _backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL server processes serving ``database_url`` now (the API's pool keeps its
+    connections, so the same backends serve a whole run)."""
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_DSN + " dbname=postgres", autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
 def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds spent between two readings by the processes alive at both."""
     return sum(after[p] - before[p] for p in before.keys() & after.keys())
@@ -497,6 +511,7 @@ def bench_http(clients: int, duration: float, workers: list[int]) -> dict[str, A
                     pids: dict[str, Callable[[], list[int]]] = {
                         "api": functools.partial(list, [server.proc.pid]),
                         "anvil": lambda: [_pid(node)],
+                        "postgres": functools.partial(_backend_pids, database_url),
                     }
                     baseline = asyncio.run(_load(server.base, clients, duration, healthz, pids))
                     plays = _Plays(stage, per_client)
