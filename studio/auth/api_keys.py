@@ -50,9 +50,11 @@ def revoke_api_key(db: Session, platform: Platform, key_id: uuid.UUID, now: date
     return row
 
 
-def _refuse_unusable(found: bool, revoked_at: datetime | None) -> None:
-    if not found:
-        raise Unauthorized("Unknown API key.", code="api_key_invalid")
+def _unknown_key() -> Unauthorized:
+    return Unauthorized("Unknown API key.", code="api_key_invalid")
+
+
+def _refuse_revoked(revoked_at: datetime | None) -> None:
     if revoked_at is not None:
         raise Unauthorized("This API key was revoked.", code="api_key_revoked")
 
@@ -64,8 +66,9 @@ def _due_for_touch(last_used_at: datetime | None, now: datetime) -> bool:
 
 def resolve_api_key(db: Session, secret: str, now: datetime) -> ApiKey:
     row = db.scalars(select(ApiKey).where(ApiKey.key_sha256 == token_sha256(secret))).one_or_none()
-    _refuse_unusable(row is not None, row.revoked_at if row is not None else None)
-    assert row is not None
+    if row is None:
+        raise _unknown_key()
+    _refuse_revoked(row.revoked_at)
     if _due_for_touch(row.last_used_at, now):
         row.last_used_at = now
     return row
@@ -100,9 +103,10 @@ def resolve_key_caller(db: Session, secret: str, now: datetime) -> KeyCaller:
     together), the minute-resolution ``last_used_at`` written and committed at once when due
     (so it is kept whether or not the caller's own work commits)."""
     row = db.execute(_CALLER_BY_HASH, {"sha": token_sha256(secret)}).one_or_none()
-    _refuse_unusable(row is not None, row[2] if row is not None else None)
-    assert row is not None
-    key_id, platform_id, _, last_used_at, channel_id = row
+    if row is None:
+        raise _unknown_key()
+    key_id, platform_id, revoked_at, last_used_at, channel_id = row
+    _refuse_revoked(revoked_at)
     if _due_for_touch(last_used_at, now):
         db.execute(_TOUCH, {"key_id": key_id, "now": now})
         db.commit()
