@@ -20,6 +20,7 @@ from studio.routes import (
     auth,
     channels,
     config,
+    docs,
     epochs,
     health,
     jobs,
@@ -106,6 +107,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         summary="Creator-controlled voice models, derivative tracks and per-play royalties.",
         lifespan=lifespan,
         responses=_ERRORS,  # type: ignore[arg-type]
+        # Served by studio/routes/docs.py from local files (FastAPI's own pages use a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     # Added last = runs first: the request id covers the limit responses too.
     app.add_middleware(LimitsMiddleware, settings=settings, counter=make_counter(settings))
@@ -125,6 +129,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_error_handlers(app)
     for module in (
         health,
+        docs,
         config,
         auth,
         me,

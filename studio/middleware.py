@@ -3,8 +3,9 @@ every request, echoed as X-Request-ID and attached to every log line, plus one a
 and the security headers of every response (docs/SECURITY.md).
 
 Content-Security-Policy: the web app's ``index.html`` brings its own (studio/routes/web.py,
-with a per-response style nonce). The interactive API docs get one that admits FastAPI's
-Swagger UI / ReDoc assets from their CDN and exactly the inline scripts of the page (by hash).
+with a per-response style nonce). The interactive API docs (studio/routes/docs.py) get one that
+admits Swagger UI's files from this origin and exactly the inline scripts of the page (by hash),
+and no other site.
 Every other response (JSON, build assets, audio) gets a policy that allows nothing at all."""
 
 from __future__ import annotations
@@ -30,15 +31,14 @@ SECURITY_HEADERS = [
 CSP = b"content-security-policy"
 # Nothing may load or run in the context of an API response or a build asset opened directly.
 NONE_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
-DOCS_CDN = "https://cdn.jsdelivr.net"
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
 
 
 def docs_csp(html: bytes) -> bytes:
-    """The policy of a FastAPI docs page: its CDN bundle, its own inline scripts by hash, the
-    schema and "try it out" calls to this origin. Styles may be inline (both UIs inject them);
-    scripts may not."""
+    """The policy of the docs page: Swagger UI's files from this origin, the page's own inline
+    scripts by hash, the schema and "try it out" calls to this origin; no other site. Styles may
+    be inline (Swagger UI injects them); scripts may not."""
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(m).digest()).decode() + "'"
         for m in _INLINE_SCRIPT.findall(html)
@@ -46,12 +46,10 @@ def docs_csp(html: bytes) -> bytes:
     return "; ".join(
         [
             "default-src 'none'",
-            f"script-src {DOCS_CDN} {hashes}".rstrip(),
-            f"style-src {DOCS_CDN} https://fonts.googleapis.com 'unsafe-inline'",
-            "font-src https://fonts.gstatic.com data:",
-            f"img-src 'self' data: {DOCS_CDN} https://fastapi.tiangolo.com",
+            f"script-src 'self' {hashes}".rstrip(),
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
             "connect-src 'self'",
-            "worker-src blob:",
             "base-uri 'none'",
             "form-action 'self'",
             "frame-ancestors 'none'",

@@ -24,7 +24,8 @@ from studio.settings import Settings
 # Module-level so tests can point it elsewhere (e.g. at a missing build).
 DIST_DIR = Path(__file__).resolve().parents[2] / "frontend" / "dist"
 # Never answered with the app: these keep the API's own answers (JSON 404, 405).
-RESERVED_PREFIXES = ("v1", "docs", "redoc", "openapi.json", "healthz", "readyz")
+# (Swagger UI's files, /swagger-ui/..., are build files: studio/routes/docs.py.)
+RESERVED_PREFIXES = ("v1", "docs", "openapi.json", "healthz", "readyz")
 NONCE_PLACEHOLDER = "__CSP_NONCE__"
 IMMUTABLE = "public, max-age=31536000, immutable"
 

@@ -306,7 +306,6 @@ ROUTES: dict[str, Rule | tuple[Rule, ...]] = {
     "GET /openapi.json": public(),
     "GET /docs": public(),
     "GET /docs/oauth2-redirect": public(),
-    "GET /redoc": public(),
     "GET /healthz": public(),
     "GET /readyz": public(),
     "GET /v1/config": public(),

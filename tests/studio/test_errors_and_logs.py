@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from studio.logs import JsonFormatter
+from studio.routes import web
 from tests.studio.wallets import Wallet, sign_in
 
 
@@ -66,6 +68,21 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert names == {"database": True, "object_store": True}
     assert client.get("/openapi.json").json()["info"]["title"] == "Timbre"
     assert client.get("/docs").status_code == 200
+
+
+def test_api_docs_answer_without_the_web_build(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The docs page never points at another site; without a build of the web app (where its
+    Swagger UI files come from) the page still answers and only those files are missing."""
+    monkeypatch.setattr(web, "DIST_DIR", tmp_path / "no-dist")
+    r = client.get("/docs")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert '"/swagger-ui/swagger-ui-bundle.js"' in r.text and "/openapi.json" in r.text
+    assert "http://" not in r.text and "https://" not in r.text
+    missing = client.get("/swagger-ui/swagger-ui-bundle.js")
+    assert missing.status_code == 503
+    assert missing.json()["error"]["code"] == "web_app_not_built"
 
 
 def test_config_is_public_and_hides_demo_keys_by_default(client: TestClient) -> None:

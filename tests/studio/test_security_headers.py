@@ -119,30 +119,63 @@ def _inline_scripts(html: str) -> list[str]:
     return re.findall(r"<script>(.*?)</script>", html, re.S)
 
 
-@pytest.mark.parametrize("path", ["/docs", "/redoc", "/docs/oauth2-redirect"])
-def test_api_docs_policy_admits_exactly_what_the_page_loads(client: TestClient, path: str) -> None:
-    """FastAPI's docs load Swagger UI / ReDoc from cdn.jsdelivr.net (the browser needs that
-    site; /openapi.json works offline). Their inline scripts are admitted by hash, so any
-    other inline script stays blocked."""
+EXPECTED_TYPES = {"script": "javascript", "stylesheet": "text/css", "icon": "image/png"}
+
+
+def _docs_files(html: str) -> list[tuple[str, str]]:
+    """(kind, URL) of every script, stylesheet and icon the page references."""
+    files = [("script", src) for src in re.findall(r"<script[^>]+src=\"([^\"]+)\"", html)]
+    for tag in re.findall(r"<link[^>]*>", html):
+        rel = re.search(r'rel="([^"]+)"', tag)
+        href = re.search(r'href="([^"]+)"', tag)
+        assert rel is not None and href is not None, tag
+        kind = "stylesheet" if rel.group(1) == "stylesheet" else "icon"
+        assert kind == "stylesheet" or "icon" in rel.group(1), tag
+        files.append((kind, href.group(1)))
+    return files
+
+
+@pytest.mark.parametrize("path", ["/docs", "/docs/oauth2-redirect"])
+def test_api_docs_policy_admits_exactly_what_the_page_loads(
+    client: TestClient, built: str, path: str
+) -> None:
+    """The docs page loads Swagger UI from this service (the copy the web app's build puts in
+    frontend/dist/swagger-ui/), so it works with no internet: every file it references is a
+    same-origin path that is really served, and the policy names no other site. Its inline
+    scripts are admitted by hash, so any other inline script stays blocked."""
     r = client.get(path)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert_common(r.headers)
     csp = directives(r.headers["content-security-policy"])
     assert csp["default-src"] == ["'none'"] and csp["frame-ancestors"] == ["'none'"]
+    assert csp["base-uri"] == ["'none'"] and csp["form-action"] == ["'self'"]
     script_src = csp["script-src"]
     assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
-    for code in _inline_scripts(r.text):
+    inline = _inline_scripts(r.text)
+    assert inline
+    for code in inline:
         digest = base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in script_src
-    for src in re.findall(r'<script[^>]+src="([^"]+)"', r.text):
-        assert any(src.startswith(origin) for origin in script_src if "://" in origin), src
-    for href in re.findall(r'<link[^>]+rel="stylesheet"[^>]*href="([^"]+)"', r.text) + re.findall(
-        r'<link[^>]+href="([^"]+)"[^>]*rel="stylesheet"', r.text
-    ):
-        assert any(href.startswith(o) for o in csp["style-src"] if "://" in o), href
+    assert script_src == ["'self'"] + [w for w in script_src if w.startswith("'sha256-")]
+    assert len(script_src) == 1 + len(inline)
+    assert csp["style-src"] == ["'self'", "'unsafe-inline'"]
+    assert csp["img-src"] == ["'self'", "data:"]
     # The schema and "try it out" are same-origin calls.
     assert csp["connect-src"] == ["'self'"]
-    assert "/openapi.json" in r.text or path == "/docs/oauth2-redirect"
+    # No other origin anywhere in the policy.
+    assert not re.search(r"https?:|//|\*", r.headers["content-security-policy"])
+    files = _docs_files(r.text)
+    if path == "/docs":
+        assert {kind for kind, _ in files} == {"script", "stylesheet", "icon"}, files
+        assert "/openapi.json" in r.text
+    for kind, url in files:
+        # Same-origin paths the policy's 'self' covers, served by this service.
+        assert url.startswith("/") and not url.startswith("//"), url
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        assert EXPECTED_TYPES[kind] in asset.headers["content-type"], (url, asset.headers)
+        assert asset.content, url
+        assert not asset.headers["content-type"].startswith("text/html"), url
     assert client.get("/openapi.json").status_code == 200
 
 
