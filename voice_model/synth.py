@@ -99,10 +99,11 @@ def harmonics(
     Harmonic k has amplitude ``2 * sqrt(power(k * f0) * f0 / sample_rate)``: the line
     amplitude of a pulse train whose pulses carry ``power`` (``(B, T, F)``). Amplitudes are
     looked up at frame rate from ``f0_frames`` ``(B, T)`` and interpolated per sample; the
-    phase of harmonic k is ``k * phase`` (``(B, N)`` cycles). Rendered in blocks of
-    ``block / B`` samples of every row, so memory stays ``O(block * harmonics)`` whatever the
-    batch: with ``block`` samples per row, a batch of 16 worked on 16 times the memory and ran
-    almost 4 times slower on the CPU than 16 single renders (caches thrashed).
+    phase of harmonic k is ``k * phase`` (``(B, N)`` cycles). Rendered in steps of ``block``
+    samples of every row on a GPU; on the CPU of ``block / B``, so that a step's working set
+    stays the same whatever the batch (with ``block`` per row, a batch of 16 ran almost 4
+    times slower than 16 single renders: caches thrashed). A GPU has the memory bandwidth, and
+    more, smaller steps would cost it kernel launches.
     """
     b, t, n_bins = power.shape
     n = f0s.shape[-1]
@@ -120,7 +121,8 @@ def harmonics(
     frame_pos = torch.arange(n, device=f0s.device, dtype=power.dtype) / hop
     # Fractional phase in double, then harmonics in single precision (k * 1e-7 cycles).
     frac = torch.remainder(phase, 1.0).to(power.dtype)
-    block = max(256, block // b)  # samples per row in one step
+    if f0s.device.type == "cpu":
+        block = max(256, block // b)  # samples per row in one step
     for start in range(0, n, block):
         stop = min(n, start + block)
         fr = frame_pos[start:stop]
