@@ -5,20 +5,21 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from studio.db.models import AccountRole
-from studio.deps import CurrentAccount, CurrentSession, DbDep, ServicesDep
+from studio.deps import CurrentAccount, CurrentCaller, CurrentSession, DbDep, ServicesDep
 from studio.schemas import MeOut, RoleIn
 
 router = APIRouter(prefix="/v1/me", tags=["account"])
 
 
 @router.get("", response_model=MeOut)
-async def get_me(session: CurrentSession) -> MeOut:
-    account = session.account
+async def get_me(caller: CurrentCaller) -> MeOut:
+    """The signed-in account. Every page of the web app asks this first: it resolves the
+    session with one Core statement (CurrentCaller), not through the ORM."""
     return MeOut(
-        id=account.id,
-        address=account.address,
-        roles=account.role_names,
-        session_expires_at=session.expires_at,
+        id=caller.account_id,
+        address=caller.address,
+        roles=list(caller.roles),
+        session_expires_at=caller.expires_at,
     )
 
 

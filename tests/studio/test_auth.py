@@ -164,3 +164,18 @@ def test_session_token_is_stored_hashed(client: TestClient, services: Services) 
     with services.db() as db:
         stored = {row.token_sha256 for row in db.scalars(select(SessionRow))}
     assert token not in stored
+
+
+def test_me_reports_every_role_sorted_as_the_orm_path_does(client: TestClient) -> None:
+    """GET /v1/me resolves the session with one Core statement (a row per role); POST
+    /v1/me/roles through the ORM. Both describe the same account the same way."""
+    wallet = Wallet.new()
+    headers = sign_in(client, wallet)
+    assert client.get("/v1/me", headers=headers).json()["roles"] == []
+    for role, expected in (("fan", ["fan"]), ("creator", ["creator", "fan"])):
+        granted = client.post("/v1/me/roles", json={"role": role}, headers=headers)
+        assert granted.status_code == 200 and granted.json()["roles"] == expected
+        assert client.get("/v1/me", headers=headers).json() == granted.json()
+    # another session of the same wallet: the same account and roles, its own expiry
+    again = client.get("/v1/me", headers=sign_in(client, wallet)).json()
+    assert (again["id"], again["roles"]) == (granted.json()["id"], ["creator", "fan"])
