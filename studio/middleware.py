@@ -31,6 +31,9 @@ SECURITY_HEADERS = [
 CSP = b"content-security-policy"
 # Nothing may load or run in the context of an API response or a build asset opened directly.
 NONE_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# Liveness and readiness probes (a load balancer's every few seconds) are logged at DEBUG: at
+# INFO they would drown the log, and the line costs a third of a probe's CPU.
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
 
@@ -104,14 +107,17 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info(
-                "request",
-                extra={
-                    "request_id": rid,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            level = logging.DEBUG if scope["path"] in PROBE_PATHS else logging.INFO
+            if log.isEnabledFor(level):
+                log.log(
+                    level,
+                    "request",
+                    extra={
+                        "request_id": rid,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)

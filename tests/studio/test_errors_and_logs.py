@@ -60,6 +60,25 @@ def test_logs_are_json_with_request_id_and_no_secrets(
     assert all(token not in line for line in lines)
 
 
+def test_probes_are_logged_at_debug_and_everything_else_at_info(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="studio.access")
+    for path in ("/healthz", "/readyz", "/openapi.json", "/v1/nope"):
+        client.get(path)
+    levels = {
+        r.path: r.levelno  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "studio.access" and r.getMessage() == "request"
+    }
+    assert levels == {
+        "/healthz": logging.DEBUG,
+        "/readyz": logging.DEBUG,
+        "/openapi.json": logging.INFO,
+        "/v1/nope": logging.INFO,
+    }
+
+
 def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
