@@ -19,7 +19,14 @@ def make_engine(
     """An engine tuned per dialect: SQLite gets WAL, foreign keys and a busy timeout so the
     API threads and in-process workers can share the file."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            # as for PostgreSQL below: a connection per concurrent request stays open (each new
+            # one costs a file open and the pragmas)
+            pool_size=pool_size,
+            max_overflow=pool_overflow,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
