@@ -17,6 +17,7 @@ from web3 import Web3
 from contracts.eip712 import ModelTerms, escrow_domain, registry_domain, sign_model_terms
 from royalties.platform_meter import PlatformMeter
 from tests.scale.cluster import Cluster
+from tests.studio.request_bodies import access_request
 from tests.studio.wallets import Wallet
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -141,17 +142,7 @@ class Platform:
     def access_body(self, track: dict[str, Any], price: int, timestamp: int) -> dict[str, Any]:
         """The next voucher for one play of ``track`` (recorded in the meter)."""
         voucher, sig = self.meter.pay(bytes.fromhex(track["content_sha256"]), price, timestamp)
-        return {
-            "track_id": track["id"],
-            "timestamp": timestamp,
-            "voucher": {
-                "channel_id": str(voucher.channel_id),
-                "cumulative_amount": str(voucher.cumulative_amount),
-                "usage_root": "0x" + voucher.usage_root.hex(),
-                "seq": voucher.seq,
-            },
-            "signature": "0x" + sig.hex(),
-        }
+        return access_request(track, timestamp, voucher, "0x" + sig.hex())
 
 
 def send_steps(w3: Web3, sender: str, steps: list[dict[str, Any]]) -> None:

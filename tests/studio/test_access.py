@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from contracts.eip712 import Voucher, escrow_domain, sign_voucher
 from royalties.usage_log import UsageRecord, verify_inclusion
 from studio.db.models import Play
+from tests.studio.request_bodies import access_request
 from tests.studio.test_settlement_world import (
     FIRST_PLATFORM,
     Platform,
     World,
-    access_request,
     node,
     world,
 )

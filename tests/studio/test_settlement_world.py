@@ -26,7 +26,6 @@ from contracts.anvil import AnvilNode
 from contracts.deploy import Contracts, Deployment, connect, deploy_all
 from contracts.eip712 import (
     ModelTerms,
-    Voucher,
     escrow_domain,
     registry_domain,
     sign_model_terms,
@@ -35,7 +34,7 @@ from contracts.transact import transact
 from royalties.platform_meter import PlatformMeter
 from studio.db.models import Account, Job, VoiceModel
 from studio.services import Services
-from tests.studio.terms import terms_body
+from tests.studio.request_bodies import access_request, terms_body
 from tests.studio.wallets import Wallet, sign_in
 
 EPOCH_S = 3600
@@ -49,23 +48,6 @@ FIRST_PLATFORM = 5
 def node() -> Iterator[AnvilNode]:
     with AnvilNode() as n:
         yield n
-
-
-def access_request(
-    track: dict[str, Any], timestamp: int, voucher: Voucher, signature: str
-) -> dict[str, Any]:
-    """The body of ``POST /v1/access``: one play of ``track`` paid by ``voucher``."""
-    return {
-        "track_id": track["id"],
-        "timestamp": timestamp,
-        "voucher": {
-            "channel_id": str(voucher.channel_id),
-            "cumulative_amount": str(voucher.cumulative_amount),
-            "usage_root": "0x" + voucher.usage_root.hex(),
-            "seq": voucher.seq,
-        },
-        "signature": signature,
-    }
 
 
 @dataclass

@@ -37,7 +37,7 @@ from contracts.transact import transact
 from royalties.platform_meter import PlatformMeter
 from studio.db.models import Account, Play, Session, VoiceModel
 from studio.db.models import ModelTerms as TermsRow
-from tests.studio.terms import terms_body
+from tests.studio.request_bodies import terms_body
 from tests.studio.test_access import PRICE, _custom, _state
 from tests.studio.test_settlement_world import (
     DEPLOYER,

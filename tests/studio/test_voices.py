@@ -22,7 +22,7 @@ from contracts.eip712 import ModelTerms, registry_domain, sign_model_terms
 from studio.db.models import Account, VoiceModel
 from studio.local_chain import dev_roles
 from studio.services import Services
-from tests.studio.terms import terms_body
+from tests.studio.request_bodies import terms_body
 from tests.studio.wallets import Wallet, sign_in
 
 

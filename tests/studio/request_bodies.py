@@ -1,10 +1,11 @@
-"""The request body of ``POST /v1/voices/{voice_id}/terms`` for signed ``ModelTerms``."""
+"""Request bodies built from signed EIP-712 structs, shared by the studio and scale tests:
+``POST /v1/voices/{voice_id}/terms`` (``ModelTerms``) and ``POST /v1/access`` (``Voucher``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from contracts.eip712 import ModelTerms
+from contracts.eip712 import ModelTerms, Voucher
 
 
 def terms_body(terms: ModelTerms, signature: bytes | str, **over: Any) -> dict[str, Any]:
@@ -22,4 +23,21 @@ def terms_body(terms: ModelTerms, signature: bytes | str, **over: Any) -> dict[s
         "deadline": terms.deadline,
         "signature": signature if isinstance(signature, str) else "0x" + signature.hex(),
         **over,
+    }
+
+
+def access_request(
+    track: dict[str, Any], timestamp: int, voucher: Voucher, signature: str
+) -> dict[str, Any]:
+    """The body of ``POST /v1/access``: one play of ``track`` paid by ``voucher``."""
+    return {
+        "track_id": track["id"],
+        "timestamp": timestamp,
+        "voucher": {
+            "channel_id": str(voucher.channel_id),
+            "cumulative_amount": str(voucher.cumulative_amount),
+            "usage_root": "0x" + voucher.usage_root.hex(),
+            "seq": voucher.seq,
+        },
+        "signature": signature,
     }
