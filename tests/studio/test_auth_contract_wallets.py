@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,9 +14,10 @@ from contracts.anvil import AnvilNode
 from contracts.artifacts import bind
 from contracts.deploy import deploy_contract
 from contracts.transact import transact
+from studio.auth.erc1271 import ERC1271_GAS_CAP, is_valid_erc1271_signature
 from tests.studio.wallets import Wallet, nonce
 
-ALWAYS_INVALID = 2  # MaliciousWallet.Mode
+ALWAYS_INVALID, BURN_GAS = 2, 4  # MaliciousWallet.Mode
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +65,33 @@ def test_without_a_chain_contract_wallets_cannot_sign_in(
     wallet_address = deploy_contract(w3, anvil.dev_accounts[0], "MaliciousWallet", owner.address)
     status, body = _sign_in_as(client, wallet_address, owner)
     assert (status, body["error"]["code"]) == (401, "siwe_bad_signature")
+
+
+def test_a_wallet_answers_within_the_gas_cap_or_not_at_all(anvil: AnvilNode) -> None:
+    """The node runs a wallet's isValidSignature with at most ERC1271_GAS_CAP gas: an honest
+    wallet answers well within it; one that loops is cut off there (not at the node's 30M
+    block limit) and refused."""
+    w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+    owner = Wallet.new()
+    deployer = anvil.dev_accounts[0]
+    address = Web3.to_checksum_address(
+        deploy_contract(w3, deployer, "MaliciousWallet", owner.address)
+    )
+    digest = os.urandom(32)
+    signature = bytes(owner.account.unsafe_sign_hash(digest).signature)
+    # The studio's view of the chain, its requests observed on the way to the real node (set
+    # before its first request: web3 caches the request function then).
+    studio = Web3(Web3.HTTPProvider(anvil.rpc_url))
+    calls: list[dict[str, Any]] = []
+    send = studio.provider.make_request
+
+    def observed(method: Any, params: Any) -> Any:
+        if method == "eth_call":
+            calls.append(dict(params[0]))
+        return send(method, params)
+
+    studio.provider.make_request = observed  # type: ignore[method-assign]
+    assert is_valid_erc1271_signature(studio, address, digest, signature)
+    transact(w3, bind(w3, "MaliciousWallet", address).functions.setMode(BURN_GAS), deployer)
+    assert not is_valid_erc1271_signature(studio, address, digest, signature)
+    assert [int(str(c["gas"]), 16) for c in calls] == [ERC1271_GAS_CAP, ERC1271_GAS_CAP]
