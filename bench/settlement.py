@@ -70,17 +70,15 @@ from studio.app import create_app  # noqa: E402
 from studio.db.migrate import upgrade  # noqa: E402
 from studio.db.models import ChannelMeter  # noqa: E402
 from studio.db.models import Play as PlayRow  # noqa: E402
+from studio.local_chain import dev_roles  # noqa: E402
 from studio.services import Services, build_services  # noqa: E402
 from studio.settings import Settings  # noqa: E402
 from tests.conftest import PG_ADMIN_DSN  # noqa: E402
 from tests.scale.cluster import RedisServer, drop_database, fresh_database  # noqa: E402
 from tests.studio.test_settlement_world import (  # noqa: E402
     DEPLOYER,
-    DUST,
     FIRST_PLATFORM,
-    GUARDIAN,
     SETTLEMENT,
-    TREASURY,
     World,
 )
 from tests.studio.test_settlement_world import Platform as StreamingPlatform  # noqa: E402
@@ -233,18 +231,7 @@ def _stage(node: AnvilNode, work: Path, database_url: str, clients: int) -> _Sta
     database the servers use."""
     w3 = Web3(Web3.HTTPProvider(node.rpc_url))
     dev = node.dev_accounts
-    deployment = deploy_all(
-        w3,
-        dev[DEPLOYER],
-        settlement=dev[SETTLEMENT].address,
-        guardian=dev[GUARDIAN].address,
-        treasury=dev[TREASURY].address,
-        dust=dev[DUST].address,
-        epoch_length_s=3600,
-        challenge_window_s=60,
-        withdrawal_delay_s=3600,
-        dev_token=True,
-    )
+    deployment = deploy_all(w3, dev[DEPLOYER], **dev_roles(node, epoch_length_s=3600))
     deployment.save(work / "deployment.json")
     secret = secrets.token_hex(32)
     relayer = "0x" + bytes(dev[SETTLEMENT].key).hex()

@@ -33,12 +33,13 @@ from contracts.eip712 import (
 from contracts.transact import transact
 from royalties.platform_meter import PlatformMeter
 from studio.db.models import Account, Job, VoiceModel
+from studio.local_chain import dev_roles
 from studio.services import Services
 from tests.studio.request_bodies import access_request, terms_body
 from tests.studio.wallets import Wallet, sign_in
 
 EPOCH_S = 3600
-WINDOW_S = 60
+WINDOW_S = 60  # the challenge window of studio.local_chain.dev_roles
 SKEW_S = 301
 DEPLOYER, SETTLEMENT, GUARDIAN, TREASURY, DUST = range(5)
 FIRST_PLATFORM = 5
@@ -284,18 +285,7 @@ class World:
 def world(node: AnvilNode, make_client: Callable[..., TestClient], tmp_path: Path) -> World:
     w3 = Web3(Web3.HTTPProvider(node.rpc_url))
     dev = node.dev_accounts
-    deployment = deploy_all(
-        w3,
-        dev[DEPLOYER],
-        settlement=dev[SETTLEMENT].address,
-        guardian=dev[GUARDIAN].address,
-        treasury=dev[TREASURY].address,
-        dust=dev[DUST].address,
-        epoch_length_s=EPOCH_S,
-        challenge_window_s=WINDOW_S,
-        withdrawal_delay_s=3600,
-        dev_token=True,
-    )
+    deployment = deploy_all(w3, dev[DEPLOYER], **dev_roles(node, epoch_length_s=EPOCH_S))
     path = tmp_path / "deployment.json"
     deployment.save(path)
     client = make_client(
