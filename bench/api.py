@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import httpx
 import numpy as np
 import siwe
@@ -38,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bare_app import BENCH_TOKEN  # noqa: E402
+from bench.http_load import closed_loop, get_ok  # noqa: E402
 from storage.seaweed_server import SeaweedServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -139,43 +138,14 @@ def sign_in(base: str) -> str:
 async def load(
     base: str, path: str, headers: dict[str, str], clients: int, duration: float
 ) -> dict[str, Any]:
-    """``clients`` concurrent keep-alive clients sending GET ``path`` back to back. aiohttp, not
-    httpx: httpx's client costs so much CPU per request that on two shared cores it, not the
-    servers, set the pace (both apps measured ~590/s)."""
-    latencies: list[float] = []
-    errors = 0
-    connector = aiohttp.TCPConnector(limit=clients, limit_per_host=clients)
-    async with aiohttp.ClientSession(base, headers=headers, connector=connector) as http:
-
-        async def worker(stop_at: float, record: bool) -> None:
-            nonlocal errors
-            while time.perf_counter() < stop_at:
-                t0 = time.perf_counter()
-                try:
-                    async with http.get(path) as r:
-                        await r.read()
-                        status = r.status
-                except aiohttp.ClientError:
-                    errors += record
-                    continue
-                if record:
-                    if status == 200:
-                        latencies.append(time.perf_counter() - t0)
-                    else:
-                        errors += 1
-
-        warm = time.perf_counter() + 1.0
-        await asyncio.gather(*(worker(warm, False) for _ in range(clients)))
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(start + duration, True) for _ in range(clients)))
-        elapsed = time.perf_counter() - start
-    ms = sorted(x * 1000 for x in latencies)
+    """GET ``path`` from ``clients`` closed-loop clients (bench.http_load), expecting 200."""
+    run = await closed_loop(base, clients, duration, get_ok(path), headers=headers)
     return {
-        "requests": len(ms),
-        "errors": errors,
-        "rps": round(len(ms) / elapsed, 1),
-        "p50_ms": round(statistics.median(ms), 2) if ms else None,
-        "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 2) if ms else None,
+        "requests": len(run.latencies_ms),
+        "errors": run.failed,
+        "rps": run.per_s,
+        "p50_ms": run.percentile_ms(0.5),
+        "p99_ms": run.percentile_ms(0.99),
     }
 
 

@@ -36,11 +36,11 @@ import math
 import os
 import random
 import secrets
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.api import BIN, Server, free_port  # noqa: E402
+from bench.http_load import Request, closed_loop, get_ok  # noqa: E402
 from contracts.anvil import AnvilNode  # noqa: E402
 from contracts.deploy import connect, deploy_all  # noqa: E402
 from contracts.eip712 import escrow_domain, voucher_typed_data  # noqa: E402
@@ -339,10 +340,6 @@ def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(after[p] - before[p] for p in before.keys() & after.keys())
 
 
-Request = Callable[[aiohttp.ClientSession, int], Awaitable[bool]]
-"""(session, client number) -> whether the answer was the expected one."""
-
-
 async def _load(
     base: str,
     clients: int,
@@ -350,48 +347,28 @@ async def _load(
     request: Request,
     pids: dict[str, Callable[[], list[int]]],
 ) -> dict[str, Any]:
-    """``clients`` concurrent clients, each on its own keep-alive connection, sending
-    ``request`` back to back for ``duration`` s after a 1 s warm-up; with the CPU time the
-    processes of ``pids`` (and their children) spent per answered request meanwhile."""
-    latencies: list[float] = []
-    failed = 0
-    connector = aiohttp.TCPConnector(limit=clients, limit_per_host=clients)
-    async with aiohttp.ClientSession(base, connector=connector) as http:
+    """:func:`bench.http_load.closed_loop`, with the CPU time the processes of ``pids`` (and
+    their children) and this load generator spent per answered request meanwhile."""
+    cpu: dict[str, float] = {}
 
-        async def client(n: int, stop_at: float, record: bool) -> None:
-            nonlocal failed
-            while time.perf_counter() < stop_at:
-                t0 = time.perf_counter()
-                try:
-                    good = await request(http, n)
-                except aiohttp.ClientError:
-                    good = False
-                if good and record:
-                    latencies.append(time.perf_counter() - t0)
-                elif not good:
-                    failed += record
-                    await asyncio.sleep(0.05)
-
-        warm = time.perf_counter() + 1.0
-        await asyncio.gather(*(client(n, warm, False) for n in range(clients)))
+    @contextmanager
+    def cpu_time() -> Iterator[None]:
         groups = {name: find() for name, find in pids.items()}
         cpu0 = {name: _tree_cpu_s(group) for name, group in groups.items()}
         own0 = time.process_time()
-        start = time.perf_counter()
-        await asyncio.gather(*(client(n, start + duration, True) for n in range(clients)))
-        elapsed = time.perf_counter() - start
-        cpu = {name: _cpu_delta(cpu0[name], _tree_cpu_s(g)) for name, g in groups.items()}
+        yield
+        cpu.update({name: _cpu_delta(cpu0[name], _tree_cpu_s(g)) for name, g in groups.items()})
         cpu["load_generator"] = time.process_time() - own0  # this process alone
-    ms = sorted(x * 1000 for x in latencies)
+
+    run = await closed_loop(base, clients, duration, request, measured=cpu_time)
+    ok = len(run.latencies_ms)
     return {
-        "ok": len(ms),
-        "failed": failed,
-        "per_s": round(len(ms) / elapsed, 1),
-        "p50_ms": round(statistics.median(ms), 2) if ms else None,
-        "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 2) if ms else None,
-        "cpu_ms_per_request": {
-            name: round(1000 * s / max(len(ms), 1), 3) for name, s in cpu.items()
-        },
+        "ok": ok,
+        "failed": run.failed,
+        "per_s": run.per_s,
+        "p50_ms": run.percentile_ms(0.5),
+        "p99_ms": run.percentile_ms(0.99),
+        "cpu_ms_per_request": {name: round(1000 * s / max(ok, 1), 3) for name, s in cpu.items()},
     }
 
 
@@ -489,18 +466,14 @@ def bench_http(clients: int, duration: float, workers: list[int]) -> dict[str, A
             for n in workers:
                 server = _api_server(stage, n, redis.url(1) if redis and n > 1 else None)
                 try:
-
-                    async def healthz(http: aiohttp.ClientSession, _n: int) -> bool:
-                        async with http.get("/healthz") as r:
-                            await r.read()
-                            return r.status == 200
-
                     pids: dict[str, Callable[[], list[int]]] = {
                         "api": functools.partial(list, [server.proc.pid]),
                         "anvil": lambda: [_pid(node)],
                         "postgres": functools.partial(_backend_pids, database_url),
                     }
-                    baseline = asyncio.run(_load(server.base, clients, duration, healthz, pids))
+                    baseline = asyncio.run(
+                        _load(server.base, clients, duration, get_ok("/healthz"), pids)
+                    )
                     plays = _Plays(stage, per_client)
                     try:
                         access = asyncio.run(
