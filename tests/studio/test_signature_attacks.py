@@ -202,6 +202,13 @@ def test_sign_in_with_lying_erc1271_wallets(world: World) -> None:
 # --- creator terms (EIP-712 ModelTerms) ----------------------------------------------------
 
 
+def _other_purpose_terms(signer: str, *, approval: bool, deadline: int) -> ModelTerms:
+    """Terms of some voice, signed where another message is expected (the purpose check)."""
+    return ModelTerms(
+        signer, signer, os.urandom(32), "", 5000, 4000, 1000, PRICE, approval, 0, deadline
+    )
+
+
 def test_terms_signature_attacks(world: World) -> None:
     w = world
     h = w.sign_in("creator", "creator")
@@ -386,19 +393,7 @@ def test_track_approval_signature_attacks(world: World) -> None:
         return TrackApproval(**fields)
 
     valid = sign_track_approval(key, reg, approval(track))
-    terms = ModelTerms(
-        w.wallets["creator"].address,
-        w.wallets["creator"].address,
-        os.urandom(32),
-        "",
-        5000,
-        4000,
-        1000,
-        PRICE,
-        True,
-        0,
-        deadline,
-    )
+    terms = _other_purpose_terms(w.wallets["creator"].address, approval=True, deadline=deadline)
     cases: dict[str, tuple[bytes | str, int, str]] = {
         "other chain": (
             sign_track_approval(key, registry_domain(d.chain_id + 1, d.registry), approval(track)),
@@ -514,19 +509,7 @@ def test_voucher_signature_attacks(world: World) -> None:
 
     good = resigned()
     good_sig = bytes.fromhex(good["signature"][2:])
-    terms = ModelTerms(
-        p.wallet.address,
-        p.wallet.address,
-        os.urandom(32),
-        "",
-        5000,
-        4000,
-        1000,
-        PRICE,
-        False,
-        0,
-        w.now() + 3600,
-    )
+    terms = _other_purpose_terms(p.wallet.address, approval=False, deadline=w.now() + 3600)
     cases: dict[str, tuple[dict[str, Any], int, set[str]]] = {
         "other chain": (
             resigned(escrow_domain(d.chain_id + 1, d.escrow)),
